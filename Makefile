@@ -1,0 +1,40 @@
+# Two commands for newcomers: `make book` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup data test book execute benchmark clean
+
+## setup: create .venv with the pinned environment and course_lib (editable)
+setup: $(STAMP) data
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+## data: install Fashion-MNIST where we can; never fails
+data:
+	@sh scripts/install_data.sh
+
+## test: library tests, then every chapter notebook under nbval (fast profile)
+test: setup
+	$(BIN)/pytest --nbval
+
+## book: build the HTML book from the notebooks' stored outputs
+book: setup
+	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	@echo "The book is in $(CURDIR)/_build/html/index.html"
+
+## execute: re-run every chapter in the full profile and store the outputs
+execute: setup
+	COURSE_PROFILE=full $(BIN)/python scripts/execute_notebooks.py
+
+clean:
+	rm -rf _build

@@ -1,0 +1,112 @@
+"""Run profiles: every size, epoch count and trial count a chapter uses.
+
+A notebook never hard-codes these numbers. It asks ``profile()`` and reads
+them from the returned :class:`Profile`. ``COURSE_PROFILE=full`` (the default)
+is what the published book shows; ``COURSE_PROFILE=fast`` is what ``make test``
+and CI run (every chapter in under two minutes on two CPU cores).
+
+Defined in chapter "Setup and data".
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+ENV_VAR = "COURSE_PROFILE"
+DEFAULT_PROFILE = "full"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes and budgets of one run profile.
+
+    Attributes
+    ----------
+    name : str
+        ``"full"`` or ``"fast"``.
+    train_size : int
+        Number of training images a chapter trains on (at most 55,000).
+    test_size : int
+        Number of test images a chapter evaluates on (at most 10,000).
+    epochs : int
+        Epochs of a chapter's main training run.
+    batch_size : int
+        Mini-batch size for training.
+    demo_epochs : int
+        Epochs of small illustrative trainings (e.g. a first layer to look at).
+    num_seeds : int
+        How many seeds an experiment repeats over to report mean and spread.
+    max_trials : int
+        Trial budget of an architecture search.
+    small_train_sizes : tuple of int
+        Training-set sizes of small-data experiments.
+    """
+
+    name: str
+    train_size: int
+    test_size: int
+    epochs: int
+    batch_size: int
+    demo_epochs: int
+    num_seeds: int
+    max_trials: int
+    small_train_sizes: tuple[int, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the profile's fields as a plain dictionary."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+PROFILES: dict[str, Profile] = {
+    "full": Profile(
+        name="full",
+        train_size=55_000,
+        test_size=10_000,
+        epochs=10,
+        batch_size=64,
+        demo_epochs=2,
+        num_seeds=3,
+        max_trials=20,
+        small_train_sizes=(1_000, 5_000),
+    ),
+    "fast": Profile(
+        name="fast",
+        train_size=2_000,
+        test_size=1_000,
+        epochs=1,
+        batch_size=64,
+        demo_epochs=1,
+        num_seeds=1,
+        max_trials=2,
+        small_train_sizes=(500,),
+    ),
+}
+
+
+def profile(name: str | None = None) -> Profile:
+    """Return the run profile named ``name``, or the one ``COURSE_PROFILE`` selects.
+
+    Parameters
+    ----------
+    name : str, optional
+        ``"full"`` or ``"fast"``. When omitted, the environment variable
+        ``COURSE_PROFILE`` decides, and ``"full"`` when it is unset or empty.
+
+    Raises
+    ------
+    ValueError
+        If the name is not one of the known profiles.
+    """
+    source = "argument"
+    if name is None:
+        name = os.environ.get(ENV_VAR, "").strip() or DEFAULT_PROFILE
+        source = f"environment variable {ENV_VAR}"
+    key = name.strip().lower()
+    if key not in PROFILES:
+        valid = ", ".join(repr(k) for k in PROFILES)
+        raise ValueError(
+            f"Unknown run profile {name!r} (from the {source}). "
+            f"Valid profiles are {valid}; for example: {ENV_VAR}=fast."
+        )
+    return PROFILES[key]

@@ -1,0 +1,295 @@
+"""Tests of course_lib.data: finding, validating, loading, splitting, scaling."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from course_lib import data
+from course_lib.data import FILES, DataError, DataNotFoundError, IdxFile, Split
+
+REAL_DIR = data.SYSTEM_DATA_DIR  # captured before any test patches it
+needs_data = pytest.mark.skipif(
+    not all((REAL_DIR / spec.filename).is_file() for spec in FILES.values()),
+    reason="Fashion-MNIST is not installed (make test installs dataset-fashion-mnist as root)",
+)
+
+
+@pytest.fixture
+def isolated(monkeypatch, tmp_path):
+    """No COURSE_DATA_DIR, an empty system dir and an empty Keras cache."""
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.setattr(data, "SYSTEM_DATA_DIR", tmp_path / "system")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    return tmp_path
+
+
+def copy_real_files(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for spec in FILES.values():
+        shutil.copy(REAL_DIR / spec.filename, dest / spec.filename)
+    return dest
+
+
+def write_idx(path: Path, magic: int, dims: tuple[int, ...], payload: bytes) -> IdxFile:
+    """Write a small gzip IDX file and return a spec that accepts it."""
+    raw = struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in dims) + payload
+    path.write_bytes(gzip.compress(raw))
+    return IdxFile(path.name, magic, dims[0], hashlib.sha256(raw).hexdigest())
+
+
+# -- loading ----------------------------------------------------------------
+
+
+@needs_data
+def test_load_returns_canonical_arrays():
+    (x_train, y_train), (x_test, y_test) = data.load_fashion_mnist(download=False)
+    assert x_train.shape == (60000, 28, 28) and x_train.dtype == np.uint8
+    assert y_train.shape == (60000,) and y_train.dtype == np.uint8
+    assert x_test.shape == (10000, 28, 28) and x_test.dtype == np.uint8
+    assert y_test.shape == (10000,) and y_test.dtype == np.uint8
+    np.testing.assert_array_equal(np.bincount(y_train), [6000] * 10)
+    np.testing.assert_array_equal(np.bincount(y_test), [1000] * 10)
+
+
+@needs_data
+def test_load_equals_keras_load_data(monkeypatch, tmp_path):
+    """Keras, reading the same files from its cache, returns identical arrays."""
+    import keras
+    from keras.src.datasets import fashion_mnist
+
+    copy_real_files(tmp_path / "datasets" / "fashion-mnist")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(fashion_mnist, "get_file", _cached_get_file(tmp_path))
+    ours = data.load_fashion_mnist(download=False)
+    theirs = keras.datasets.fashion_mnist.load_data()
+    for our_pair, their_pair in zip(ours, theirs):
+        for a, b in zip(our_pair, their_pair):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            np.testing.assert_array_equal(a, b)
+
+
+def _cached_get_file(keras_home: Path):
+    """A stand-in for keras.utils.get_file that refuses the network."""
+
+    def get_file(fname, origin=None, cache_subdir="datasets", **kwargs):
+        path = keras_home / cache_subdir / fname
+        assert path.is_file(), f"test tried to download {origin}"
+        return str(path)
+
+    return get_file
+
+
+def test_class_names():
+    assert len(data.CLASS_NAMES) == 10
+    assert data.CLASS_NAMES[0] == "T-shirt/top" and data.CLASS_NAMES[9] == "Ankle boot"
+
+
+# -- where it looks -----------------------------------------------------------
+
+
+@needs_data
+def test_course_data_dir_is_the_only_place(isolated, monkeypatch):
+    folder = copy_real_files(isolated / "mine")
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(folder))
+    assert data.locate_fashion_mnist(download=False) == (folder, "$COURSE_DATA_DIR")
+
+
+def test_course_data_dir_without_files_is_an_error(isolated, monkeypatch):
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(isolated / "empty"))
+    with pytest.raises(DataNotFoundError, match="COURSE_DATA_DIR is set"):
+        data.locate_fashion_mnist()
+
+
+@needs_data
+def test_system_dir_comes_before_keras_cache(isolated):
+    system = copy_real_files(isolated / "system")
+    copy_real_files(isolated / "keras" / "datasets" / "fashion-mnist")
+    assert data.locate_fashion_mnist(download=False)[0] == system
+
+
+@needs_data
+def test_keras_cache_is_used(isolated):
+    cache = copy_real_files(isolated / "keras" / "datasets" / "fashion-mnist")
+    assert data.locate_fashion_mnist(download=False) == (cache, "Keras cache")
+
+
+def test_missing_everywhere_names_three_remedies(isolated):
+    with pytest.raises(DataNotFoundError) as info:
+        data.load_fashion_mnist(download=False)
+    message = str(info.value)
+    assert "apt-get install dataset-fashion-mnist" in message
+    assert "COURSE_DATA_DIR" in message
+    assert "Keras download" in message
+
+
+def test_failed_download_is_a_clear_error(isolated, monkeypatch):
+    import keras
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure: [Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    with pytest.raises(DataNotFoundError, match="download .* failed") as info:
+        data.load_fashion_mnist()
+    assert "apt-get install dataset-fashion-mnist" in str(info.value)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+@needs_data
+def test_download_uses_keras_get_file_with_keras_urls(isolated, monkeypatch):
+    import keras
+
+    calls = []
+
+    def fake_get_file(fname, origin, cache_subdir):
+        calls.append((fname, origin, cache_subdir))
+        dest = isolated / "keras" / cache_subdir
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REAL_DIR / fname, dest / fname)
+        return str(dest / fname)
+
+    monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
+    (x_train, _), _ = data.load_fashion_mnist()
+    assert x_train.shape == (60000, 28, 28)
+    assert [c[0] for c in calls] == [spec.filename for spec in FILES.values()]
+    assert all(c[1] == data.KERAS_ORIGIN + c[0] for c in calls)
+    assert all(c[2] == "datasets/fashion-mnist" for c in calls)
+
+
+# -- validation ---------------------------------------------------------------
+
+
+@needs_data
+def test_altered_file_fails_the_checksum(tmp_path):
+    spec = FILES["train_labels"]
+    raw = bytearray(gzip.open(REAL_DIR / spec.filename).read())
+    raw[100] = (raw[100] + 1) % 10  # still a valid label
+    (tmp_path / spec.filename).write_bytes(gzip.compress(bytes(raw)))
+    with pytest.raises(DataError, match="checksum"):
+        data.read_idx(tmp_path / spec.filename, spec)
+
+
+@needs_data
+def test_truncated_gzip_is_reported(tmp_path):
+    spec = FILES["test_images"]
+    blob = (REAL_DIR / spec.filename).read_bytes()
+    (tmp_path / spec.filename).write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(DataError, match=f"{spec.filename}: not a readable gzip"):
+        data.read_idx(tmp_path / spec.filename, spec)
+
+
+def test_not_gzip_is_reported(tmp_path):
+    path = tmp_path / "train-labels-idx1-ubyte.gz"
+    path.write_bytes(b"this is not gzip")
+    with pytest.raises(DataError, match="not a readable gzip"):
+        data.read_idx(path, FILES["train_labels"])
+
+
+def test_wrong_magic_is_reported(tmp_path):
+    spec = write_idx(tmp_path / "labels.gz", data.IMAGES_MAGIC, (3, 28, 28), bytes(3 * 784))
+    labels_spec = IdxFile(spec.filename, data.LABELS_MAGIC, 3, spec.sha256)
+    with pytest.raises(DataError, match="magic number 2051, expected labels"):
+        data.read_idx(tmp_path / "labels.gz", labels_spec)
+
+
+def test_wrong_count_is_reported(tmp_path):
+    spec = write_idx(tmp_path / "labels.gz", data.LABELS_MAGIC, (5,), bytes(5))
+    with pytest.raises(DataError, match="header says 5 items, expected 7"):
+        data.read_idx(tmp_path / "labels.gz", IdxFile(spec.filename, spec.magic, 7, spec.sha256))
+
+
+def test_wrong_image_size_is_reported(tmp_path):
+    spec = write_idx(tmp_path / "images.gz", data.IMAGES_MAGIC, (2, 32, 32), bytes(2 * 1024))
+    with pytest.raises(DataError, match="images are 32x32, expected 28x28"):
+        data.read_idx(tmp_path / "images.gz", spec)
+
+
+def test_truncated_payload_is_reported(tmp_path):
+    spec = write_idx(tmp_path / "images.gz", data.IMAGES_MAGIC, (2, 28, 28), bytes(784))
+    with pytest.raises(DataError, match="truncated"):
+        data.read_idx(tmp_path / "images.gz", spec)
+
+
+def test_label_out_of_range_is_reported(tmp_path):
+    spec = write_idx(tmp_path / "labels.gz", data.LABELS_MAGIC, (3,), bytes([1, 12, 3]))
+    with pytest.raises(DataError, match="label 12 found"):
+        data.read_idx(tmp_path / "labels.gz", spec)
+
+
+def test_valid_small_file_reads(tmp_path):
+    spec = write_idx(tmp_path / "labels.gz", data.LABELS_MAGIC, (3,), bytes([1, 9, 3]))
+    np.testing.assert_array_equal(data.read_idx(tmp_path / "labels.gz", spec), [1, 9, 3])
+
+
+# -- command line -------------------------------------------------------------
+
+
+@needs_data
+def test_cli_reports_location(capsys):
+    from course_lib.__main__ import main
+
+    assert main(["data"]) == 0
+    out = capsys.readouterr().out
+    assert "sha256 OK" in out and "dataset-fashion-mnist" in out
+
+
+def test_cli_fails_cleanly_without_data(isolated, capsys):
+    from course_lib.__main__ import main
+
+    assert main(["data"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: Fashion-MNIST was not found") and "Traceback" not in err
+
+
+# -- splits and scaling -------------------------------------------------------
+
+
+def test_split_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="5 images but 4 labels"):
+        Split(np.zeros((5, 28, 28)), np.zeros(4, dtype=int), "test")
+
+
+def test_split_rejects_2d_labels():
+    with pytest.raises(ValueError, match="one-dimensional"):
+        Split(np.zeros((5, 28, 28)), np.zeros((5, 10)))
+
+
+def test_split_take():
+    split = Split(np.arange(10)[:, None], np.arange(10) % 3, "s")
+    assert len(split.take(4)) == 4 and split.take(4).y.tolist() == [0, 1, 2, 0]
+    sample = split.take(5, seed=1)
+    assert len(sample) == 5 and np.all(sample.x[:, 0] % 3 == sample.y)
+    assert sample.x[:, 0].tolist() == split.take(5, seed=1).x[:, 0].tolist()
+    assert split.take(None) is split and split.take(100) is split
+    with pytest.raises(ValueError, match="at least 1"):
+        split.take(0)
+
+
+@needs_data
+def test_seed_split_shapes():
+    splits = data.load_splits(download=False)
+    assert splits.valid.x.shape == (5000, 28, 28)
+    assert splits.train.x.shape == (55000, 28, 28)
+    assert splits.test.x.shape == (10000, 28, 28)
+    (x_train_all, y_train_all), _ = data.load_fashion_mnist(download=False)
+    np.testing.assert_array_equal(splits.valid.y, y_train_all[:5000])
+    np.testing.assert_array_equal(splits.train.x[0], x_train_all[5000])
+
+
+@needs_data
+def test_standardize_reproduces_the_seed():
+    scaled = data.standardize(data.load_splits(download=False))
+    assert scaled.train.x.shape == (55000, 28, 28, 1) and scaled.train.x.dtype == np.float32
+    # The seed's printout: background pixels at -0.8105136.
+    assert repr(scaled.train.x[0, 0, 0, 0]) == "np.float32(-0.8105136)"
+    assert abs(float(scaled.train.x.mean())) < 1e-3
+    assert abs(float(scaled.train.x.std()) - 1) < 1e-3
+    # Validation and test are scaled with the training statistics.
+    assert scaled.test.x[0, 0, 0, 0] == scaled.train.x[0, 0, 0, 0]
