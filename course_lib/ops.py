@@ -1,0 +1,410 @@
+"""Readable NumPy reference implementations of convolution and pooling.
+
+Defined in the chapters "Convolution" and "Pooling" of the course.
+
+Every function here is written to be read, not to be fast: it loops over the
+output positions explicitly and only vectorizes the product of one window
+with the kernel. The results match Keras (``keras.ops.conv``,
+``keras.ops.max_pool``, ``keras.ops.average_pool``), including the way
+``padding="same"`` adds zeros, so the book can check one against the other.
+
+Array layout is channels-last, as in Keras: images are ``(H, W)`` or
+``(H, W, C)`` and kernels are ``(kh, kw)`` or ``(kh, kw, C_in, C_out)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "output_size",
+    "same_padding",
+    "conv2d",
+    "flip_kernel",
+    "convolve2d",
+    "pool2d",
+    "dense_params",
+    "local_params",
+    "shared_params",
+    "conv2d_params",
+    "conv2d_macs",
+    "receptive_field",
+]
+
+Padding = str | int
+
+
+# ---------------------------------------------------------------------------
+# Output sizes and padding
+# ---------------------------------------------------------------------------
+
+
+def output_size(n: int, k: int, stride: int = 1, padding: Padding = "valid") -> int:
+    """Length of the output along one axis of a convolution or pooling.
+
+    Defined in chapter "Convolution".
+
+    Parameters
+    ----------
+    n : input length; k : window (kernel) length; stride : step >= 1.
+    padding : ``"valid"`` (no padding), ``"same"`` (Keras: pad so that the
+        output has ``ceil(n / stride)`` positions) or an int ``p`` of zeros
+        added on both sides.
+
+    Examples
+    --------
+    >>> output_size(5, 3), output_size(5, 3, padding="same"), output_size(5, 3, 2, 1)
+    (3, 5, 3)
+    """
+    _check_positive_int(n, "output_size", "n")
+    _check_positive_int(k, "output_size", "k")
+    _check_positive_int(stride, "output_size", "stride")
+    _check_padding(padding, "output_size")
+    if padding == "same":
+        return math.ceil(n / stride)
+    p = 0 if padding == "valid" else padding
+    if n + 2 * p < k:
+        raise ValueError(
+            f"output_size: window k={k} is larger than the padded input "
+            f"n + 2p = {n + 2 * p}; expected k <= n + 2p"
+        )
+    return (n + 2 * p - k) // stride + 1
+
+
+def same_padding(n: int, k: int, stride: int = 1) -> tuple[int, int]:
+    """Zeros added (before, after) along one axis by ``padding="same"``.
+
+    Defined in chapter "Convolution".
+
+    Keras and TensorFlow pad just enough for ``ceil(n / stride)`` windows.
+    When the total is odd, the extra zero goes *after* (bottom / right).
+
+    >>> same_padding(5, 3), same_padding(4, 2), same_padding(6, 3, stride=2)
+    ((1, 1), (0, 1), (0, 1))
+    """
+    n_out = math.ceil(n / stride)
+    total = max((n_out - 1) * stride + k - n, 0)
+    before = total // 2
+    return before, total - before
+
+
+def _pad_amounts(n: int, k: int, stride: int, padding: Padding) -> tuple[int, int]:
+    """(before, after) padding for "valid", "same" or an int."""
+    if padding == "valid":
+        return 0, 0
+    if padding == "same":
+        return same_padding(n, k, stride)
+    return padding, padding
+
+
+# ---------------------------------------------------------------------------
+# Convolution
+# ---------------------------------------------------------------------------
+
+
+def conv2d(
+    x: np.ndarray, kernel: np.ndarray, stride: int = 1, padding: Padding = "valid"
+) -> np.ndarray:
+    """2-D cross-correlation, as computed by a deep-learning conv layer.
+
+    Defined in chapter "Convolution".
+
+    Parameters
+    ----------
+    x : ``(H, W)`` image, or ``(H, W, C_in)`` with channels last.
+    kernel : ``(kh, kw)`` for a 2-D ``x``; ``(kh, kw, C_in, C_out)`` (Keras
+        layout) for a 3-D ``x``. The kernel is *not* flipped.
+    stride : step of the window in both directions.
+    padding : ``"valid"``, ``"same"`` (Keras semantics) or an int; zeros.
+
+    Returns
+    -------
+    ``(H_out, W_out)`` or ``(H_out, W_out, C_out)``, with the dtype of
+    ``np.result_type(x, kernel)`` (integer inputs give integer outputs).
+    """
+    x, kernel = np.asarray(x), np.asarray(kernel)
+    _check_conv_args(x, kernel, stride, padding)
+    if x.ndim == 2:  # one channel in and out: reuse the general case
+        return conv2d(x[:, :, None], kernel[:, :, None, None], stride, padding)[:, :, 0]
+
+    kh, kw, _, c_out = kernel.shape
+    top, bottom = _pad_amounts(x.shape[0], kh, stride, padding)
+    left, right = _pad_amounts(x.shape[1], kw, stride, padding)
+    x = np.pad(x, ((top, bottom), (left, right), (0, 0)))  # zeros around the image
+    _check_window_fits(x.shape[:2], (kh, kw), padding, "conv2d", "kernel")
+
+    h_out = output_size(x.shape[0], kh, stride)  # "valid" on the padded image
+    w_out = output_size(x.shape[1], kw, stride)
+    out = np.zeros((h_out, w_out, c_out), dtype=np.result_type(x, kernel))
+    for i in range(h_out):
+        for j in range(w_out):
+            window = x[i * stride : i * stride + kh, j * stride : j * stride + kw]
+            # sum over kh, kw and C_in at once: one number per output channel
+            out[i, j] = np.tensordot(window, kernel, axes=3)
+    return out
+
+
+def flip_kernel(kernel: np.ndarray) -> np.ndarray:
+    """Rotate a kernel by 180 degrees in its two spatial axes.
+
+    Defined in chapter "Convolution".
+
+    Works for ``(kh, kw)`` and ``(kh, kw, C_in, C_out)`` kernels; the
+    channel axes are left alone.
+    """
+    return np.flip(np.asarray(kernel), axis=(0, 1))
+
+
+def convolve2d(
+    x: np.ndarray, kernel: np.ndarray, stride: int = 1, padding: Padding = "valid"
+) -> np.ndarray:
+    """True (mathematical) 2-D convolution: cross-correlation with a flipped kernel.
+
+    Defined in chapter "Convolution".
+
+    Same arguments and result as :func:`conv2d`. A conv layer learns its
+    kernel, so whether it is flipped makes no difference to what it can learn.
+    """
+    return conv2d(x, flip_kernel(kernel), stride, padding)
+
+
+# ---------------------------------------------------------------------------
+# Pooling
+# ---------------------------------------------------------------------------
+
+
+def pool2d(
+    x: np.ndarray,
+    size: int = 2,
+    stride: int | None = None,
+    mode: str = "max",
+    padding: str = "valid",
+) -> np.ndarray:
+    """Max or average pooling over ``size x size`` windows of each channel.
+
+    Defined in chapter "Pooling".
+
+    Parameters
+    ----------
+    x : ``(H, W)`` or ``(H, W, C)``.
+    size : side of the square window.
+    stride : step of the window; defaults to ``size`` (non-overlapping).
+    mode : ``"max"`` or ``"avg"``.
+    padding : ``"valid"`` or ``"same"`` (Keras semantics).
+
+    Notes
+    -----
+    With ``"same"``, windows may hang over the border. As in Keras, the
+    cells outside the image are simply left out of the window: they never
+    win the max and do not count in the average (which divides by the number
+    of real cells). Averages of integers are floats.
+    """
+    x = np.asarray(x)
+    stride = size if stride is None else stride
+    _check_pool_args(x, size, stride, mode, padding)
+    if x.ndim == 2:  # a single channel: reuse the general case
+        return pool2d(x[:, :, None], size, stride, mode, padding)[:, :, 0]
+
+    h, w, channels = x.shape
+    top, _ = _pad_amounts(h, size, stride, padding)
+    left, _ = _pad_amounts(w, size, stride, padding)
+    h_out = output_size(h, size, stride, padding)
+    w_out = output_size(w, size, stride, padding)
+    reduce = np.max if mode == "max" else np.mean
+    averaging_ints = mode == "avg" and not np.issubdtype(x.dtype, np.floating)
+    dtype = np.float64 if averaging_ints else x.dtype  # the mean of ints is a float
+    out = np.zeros((h_out, w_out, channels), dtype=dtype)
+    for i in range(h_out):
+        r = i * stride - top  # first row of the window, in image coordinates
+        rows = slice(max(r, 0), min(r + size, h))  # clip the window to the image
+        for j in range(w_out):
+            c = j * stride - left
+            cols = slice(max(c, 0), min(c + size, w))
+            out[i, j] = reduce(x[rows, cols], axis=(0, 1))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Counting parameters and operations
+# ---------------------------------------------------------------------------
+
+
+def _area(window: int | tuple[int, int]) -> int:
+    """Number of cells of a square (int side) or (height, width) window."""
+    if isinstance(window, (int, np.integer)):
+        return int(window) ** 2
+    height, width = window
+    return height * width
+
+
+def dense_params(n_in: int, n_out: int, bias: bool = False) -> int:
+    """Weights of a fully connected layer: every output sees every input.
+
+    Defined in chapter "Convolution".
+
+    >>> dense_params(1000 * 1000, 10**6)  # a megapixel image into 10^6 neurons
+    1000000000000
+    """
+    return n_in * n_out + (n_out if bias else 0)
+
+
+def local_params(n_out: int, window: int | tuple[int, int], bias: bool = False) -> int:
+    """Weights of a locally connected layer: each output sees only its own window.
+
+    Defined in chapter "Convolution".
+
+    ``window`` is the side of a square window or ``(height, width)``.
+
+    >>> local_params(10**6, 10)  # 10^6 neurons, each with its own 10x10 weights
+    100000000
+    """
+    return n_out * _area(window) + (n_out if bias else 0)
+
+
+def shared_params(window: int | tuple[int, int], bias: bool = False) -> int:
+    """Weights when all outputs share one window of weights (one conv filter).
+
+    Defined in chapter "Convolution".
+
+    >>> shared_params(10)  # independent of the image size!
+    100
+    """
+    return _area(window) + (1 if bias else 0)
+
+
+def conv2d_params(kh: int, kw: int, c_in: int, c_out: int, bias: bool = True) -> int:
+    """Trainable parameters of a Keras ``Conv2D(c_out, (kh, kw))`` layer.
+
+    Defined in chapter "Convolution".
+
+    Each of the ``c_out`` filters has ``kh * kw * c_in`` weights and one bias.
+
+    >>> conv2d_params(3, 3, 1, 32), conv2d_params(3, 3, 32, 64)
+    (320, 18496)
+    """
+    return (kh * kw * c_in + (1 if bias else 0)) * c_out
+
+
+def conv2d_macs(h_out: int, w_out: int, kh: int, kw: int, c_in: int, c_out: int) -> int:
+    """Multiply-adds of one conv layer on one image.
+
+    Defined in chapter "Convolution".
+
+    Every one of the ``h_out * w_out * c_out`` outputs is a sum of
+    ``kh * kw * c_in`` products.
+
+    >>> conv2d_macs(26, 26, 3, 3, 1, 32)
+    194688
+    """
+    return h_out * w_out * c_out * (kh * kw * c_in)
+
+
+def receptive_field(layers: Sequence[tuple[int, int]]) -> list[int]:
+    """Receptive field size after each layer of a stack of convs / poolings.
+
+    Defined in chapter "Pooling".
+
+    ``layers`` is a sequence of ``(kernel_size, stride)``. With ``r_0 = 1``
+    and jump ``j_0 = 1`` (distance, in input pixels, between neighbouring
+    outputs)::
+
+        r_l = r_{l-1} + (k_l - 1) * j_{l-1}
+        j_l = j_{l-1} * s_l
+
+    >>> receptive_field([(3, 1), (3, 1), (3, 1)])  # three 3x3 convs see 7x7
+    [3, 5, 7]
+    >>> receptive_field([(3, 1), (2, 2), (3, 1)])  # conv, 2x2 pool, conv
+    [3, 4, 8]
+    """
+    r, jump, sizes = 1, 1, []
+    for index, (k, s) in enumerate(layers):
+        _check_positive_int(k, "receptive_field", f"kernel size of layer {index}")
+        _check_positive_int(s, "receptive_field", f"stride of layer {index}")
+        r = r + (k - 1) * jump
+        jump = jump * s
+        sizes.append(r)
+    return sizes
+
+
+# ---------------------------------------------------------------------------
+# Input checks (private): each error says what was wrong and what was expected
+# ---------------------------------------------------------------------------
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _check_positive_int(value: object, fn: str, name: str) -> None:
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{fn}: {name} must be an int >= 1; got {value!r}")
+
+
+def _check_padding(padding: object, fn: str, allow_int: bool = True) -> None:
+    expected = "'valid', 'same' or an int >= 0" if allow_int else "'valid' or 'same'"
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{fn}: unknown padding {padding!r}; expected {expected}")
+    elif not allow_int or not _is_int(padding):
+        raise ValueError(f"{fn}: padding must be {expected}; got {padding!r}")
+    elif padding < 0:
+        raise ValueError(f"{fn}: padding must be a non-negative int; got {padding}")
+
+
+def _check_window_fits(
+    hw: tuple[int, ...], window: tuple[int, int], padding: Padding, fn: str, what: str
+) -> None:
+    """Raise if a (kh, kw) window is larger than the (padded) (H, W) input."""
+    if window[0] > hw[0] or window[1] > hw[1]:
+        raise ValueError(
+            f"{fn}: {what} {tuple(window)} is larger than the padded input "
+            f"{tuple(hw)} with padding={padding!r}; expected at most {tuple(hw)}"
+        )
+
+
+def _check_conv_args(
+    x: np.ndarray, kernel: np.ndarray, stride: object, padding: object
+) -> None:
+    if x.ndim not in (2, 3):
+        raise ValueError(
+            "conv2d: x must have 2 dims (H, W) or 3 dims (H, W, C_in); "
+            f"got shape {x.shape}"
+        )
+    if x.ndim == 2 and kernel.ndim != 2:
+        raise ValueError(
+            f"conv2d: for a 2-D x of shape {x.shape}, kernel must have 2 dims "
+            f"(kh, kw); got shape {kernel.shape}"
+        )
+    if x.ndim == 3 and kernel.ndim != 4:
+        raise ValueError(
+            f"conv2d: for a 3-D x of shape {x.shape}, kernel must have 4 dims "
+            f"(kh, kw, C_in, C_out); got shape {kernel.shape}"
+        )
+    if x.ndim == 3 and kernel.shape[2] != x.shape[2]:
+        raise ValueError(
+            f"conv2d: channel mismatch: x has C_in={x.shape[2]} channels "
+            f"(shape {x.shape}) but kernel expects C_in={kernel.shape[2]} "
+            f"(shape {kernel.shape})"
+        )
+    _check_positive_int(stride, "conv2d", "stride")
+    _check_padding(padding, "conv2d")
+
+
+def _check_pool_args(
+    x: np.ndarray, size: object, stride: object, mode: object, padding: object
+) -> None:
+    if x.ndim not in (2, 3):
+        raise ValueError(
+            "pool2d: x must have 2 dims (H, W) or 3 dims (H, W, C); "
+            f"got shape {x.shape}"
+        )
+    _check_positive_int(size, "pool2d", "size")
+    _check_positive_int(stride, "pool2d", "stride")
+    if mode not in ("max", "avg"):
+        raise ValueError(f"pool2d: unknown mode {mode!r}; expected 'max' or 'avg'")
+    _check_padding(padding, "pool2d", allow_int=False)
+    if padding == "valid":
+        _check_window_fits(x.shape[:2], (size, size), padding, "pool2d", "window")
