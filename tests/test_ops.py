@@ -296,3 +296,57 @@ def test_2d_form_equals_3d_form_with_one_channel(h, w, kh, kw, stride, padding, 
         pooled2 = pool2d(x, size, stride, mode, padding)
         pooled3 = pool2d(x[:, :, None], size, stride, mode, padding)
         np.testing.assert_array_equal(pooled2, pooled3[:, :, 0])
+
+
+# -- classic kernels and translation -------------------------------------------
+
+
+def test_classic_kernels_sum_to_one_or_zero():
+    from course_lib.ops import classic_kernels
+
+    kernels = classic_kernels()
+    for name in ("identity", "box blur", "Gaussian blur", "sharpen"):
+        assert kernels[name].sum() == pytest.approx(1.0), name
+    for name in ("Sobel x (vertical edges)", "Sobel y (horizontal edges)", "outline"):
+        assert kernels[name].sum() == pytest.approx(0.0), name
+    x = np.arange(1, 26, dtype=float).reshape(5, 5)
+    np.testing.assert_array_equal(conv2d(x, kernels["identity"]), x[1:-1, 1:-1])
+
+
+def test_sobel_x_responds_to_vertical_edges_only():
+    from course_lib.ops import classic_kernels
+
+    step = np.zeros((6, 6))
+    step[:, 3:] = 1  # a vertical edge
+    kernels = classic_kernels()
+    assert np.abs(conv2d(step, kernels["Sobel x (vertical edges)"])).max() == 4
+    assert np.abs(conv2d(step, kernels["Sobel y (horizontal edges)"])).max() == 0
+
+
+@pytest.mark.parametrize("dy, dx", [(0, 0), (1, 0), (0, 2), (-1, 3), (2, -2)])
+def test_translate_matches_roll_without_wraparound(dy, dx):
+    from course_lib.ops import translate
+
+    x = np.arange(1, 3 * 6 * 5 + 1).reshape(3, 6, 5)
+    shifted = translate(x, dy, dx)
+    rolled = np.roll(x, (dy, dx), axis=(1, 2))
+    h, w = 6, 5
+    keep = np.zeros((h, w), bool)
+    keep[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = True
+    np.testing.assert_array_equal(shifted[:, keep], rolled[:, keep])
+    assert (shifted[:, ~keep] == 0).all()
+    assert shifted.shape == x.shape and shifted.dtype == x.dtype
+
+
+def test_translate_2d_4d_and_far_shifts():
+    from course_lib.ops import translate
+
+    x = np.arange(1, 10).reshape(3, 3)
+    np.testing.assert_array_equal(translate(x, 1, 0), [[0, 0, 0], [1, 2, 3], [4, 5, 6]])
+    batch = x[None, :, :, None]
+    np.testing.assert_array_equal(translate(batch, 0, -1)[0, :, :, 0], [[2, 3, 0], [5, 6, 0], [8, 9, 0]])
+    assert (translate(x, 3, 0) == 0).all()
+    with pytest.raises(ValueError, match="dy and dx must be integers"):
+        translate(x, 0.5, 0)
+    with pytest.raises(ValueError, match="expected"):
+        translate(np.zeros(4), 1, 1)
