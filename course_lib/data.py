@@ -311,14 +311,15 @@ class Split:
     x : np.ndarray
         Images, first axis indexes the examples.
     y : np.ndarray
-        Integer labels, shape ``(len(x),)``.
+        Labels, one entry per image: class indices of shape ``(len(x),)``
+        for classification, or one mask per image for segmentation.
     name : str, optional
         ``"train"``, ``"valid"``, ``"test"``... used in messages.
 
     Raises
     ------
     ValueError
-        If ``x`` and ``y`` differ in length or ``y`` is not one-dimensional.
+        If ``x`` and ``y`` differ in length.
     """
 
     x: np.ndarray
@@ -327,8 +328,8 @@ class Split:
 
     def __post_init__(self) -> None:
         x, y = np.asarray(self.x), np.asarray(self.y)
-        if y.ndim != 1:
-            raise ValueError(f"Split {self.name!r}: labels must be one-dimensional; got shape {y.shape}.")
+        if y.ndim < 1:
+            raise ValueError(f"Split {self.name!r}: labels must be an array with one entry per image; got a scalar.")
         if x.ndim < 1 or len(x) != len(y):
             raise ValueError(
                 f"Split {self.name!r}: {len(x) if x.ndim else 0} images but {len(y)} labels. "
@@ -359,7 +360,9 @@ class Split:
         return Split(self.x[index], self.y[index], self.name)
 
     def class_counts(self) -> np.ndarray:
-        """Return how many examples each of the ten classes has."""
+        """Return how many examples each of the ten classes has (class-index labels only)."""
+        if self.y.ndim != 1:
+            raise ValueError(f"Split {self.name!r}: class_counts needs one class index per image; labels have shape {self.y.shape}.")
         return np.bincount(self.y, minlength=NUM_CLASSES)
 
 

@@ -67,4 +67,81 @@ def feature_extractor(model: keras.Model, layer_name: str) -> keras.Model:
     names = [layer.name for layer in model.layers]
     if layer_name not in names:
         raise ValueError(f"feature_extractor: no layer {layer_name!r}; the model has {names}.")
-    return keras.Model(model.inputs, model.get_layer(layer_name).output)
+    return keras.Model(model.inputs[0], model.get_layer(layer_name).output)
+
+
+def seed_cnn(
+    conv: str = "mixed",
+    activation: str = "relu",
+    batch_norm: bool = False,
+    dropout: float = 0.0,
+    kernel_initializer: str = "glorot_uniform",
+    num_classes: int = NUM_CLASSES,
+    input_shape: tuple[int, int, int] = INPUT_SHAPE,
+    name: str | None = None,
+) -> keras.Sequential:
+    """The lecture notes' network: three blocks of two convolutions and a pooling.
+
+    Defined in chapter "A CNN classifier".
+
+    With the defaults it is exactly the notes' model: Conv2D(32) ->
+    SeparableConv2D(32) -> MaxPooling2D -> Conv2D(64) -> SeparableConv2D(64)
+    -> MaxPooling2D -> Conv2D(128) -> SeparableConv2D(128) -> MaxPooling2D ->
+    Flatten -> Dense(128) -> Dense(10), all 3x3 "same" convolutions,
+    265,290 parameters. The model is returned uncompiled.
+
+    Parameters
+    ----------
+    conv : {"mixed", "standard", "separable"}
+        "mixed" is the notes' Conv2D + SeparableConv2D per block; "standard"
+        uses two Conv2D, "separable" two SeparableConv2D per block.
+    activation : str
+        Activation of every hidden layer.
+    batch_norm : bool
+        Insert BatchNormalization between each convolution (or hidden Dense)
+        and its activation; those layers then have no bias of their own.
+    dropout : float
+        Dropout rate before the output layer (0 disables it).
+    kernel_initializer : str
+        Initializer of the convolution and dense kernels ("he_normal" suits ReLU).
+    """
+    if conv not in ("mixed", "standard", "separable"):
+        raise ValueError(f"seed_cnn: conv must be 'mixed', 'standard' or 'separable'; got {conv!r}.")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"seed_cnn: dropout must be in [0, 1); got {dropout}.")
+    kinds = {"mixed": ("conv", "sep"), "standard": ("conv", "conv"), "separable": ("sep", "sep")}[conv]
+    model = keras.Sequential(name=name or f"seed_cnn_{conv}")
+    model.add(keras.Input(shape=input_shape))
+
+    # Without batch normalization the activation sits inside each layer, as in
+    # the notes; with it, the order is layer -> BatchNormalization -> activation.
+    inner = None if batch_norm else activation
+
+    def add(layer: keras.layers.Layer) -> None:
+        model.add(layer)
+        if batch_norm:
+            model.add(layers.BatchNormalization())
+            model.add(layers.Activation(activation))
+
+    for filters in (32, 64, 128):
+        for kind in kinds:
+            options = dict(padding="same", activation=inner, use_bias=not batch_norm)
+            if kind == "conv":
+                add(layers.Conv2D(filters, 3, kernel_initializer=kernel_initializer, **options))
+            else:
+                add(
+                    layers.SeparableConv2D(
+                        filters,
+                        3,
+                        depthwise_initializer=kernel_initializer,
+                        pointwise_initializer=kernel_initializer,
+                        **options,
+                    )
+                )
+        model.add(layers.MaxPooling2D(2))
+    model.add(layers.Flatten())
+    add(layers.Dense(128, activation=inner, kernel_initializer=kernel_initializer, use_bias=not batch_norm))
+    if dropout:
+        model.add(layers.Dropout(dropout))
+    model.add(layers.Dense(num_classes, activation="softmax"))
+    return model

@@ -41,6 +41,14 @@ class Profile:
         Trial budget of an architecture search.
     small_train_sizes : tuple of int
         Training-set sizes of small-data experiments.
+    compare_train_size : int
+        Training images of each run in a side-by-side comparison of trainings.
+    compare_epochs : int
+        Epochs of each run in such a comparison.
+    segmentation_size : int
+        Training canvases of the segmentation (fully convolutional) example.
+    segmentation_epochs : int
+        Epochs of the segmentation example.
     """
 
     name: str
@@ -52,6 +60,10 @@ class Profile:
     num_seeds: int
     max_trials: int
     small_train_sizes: tuple[int, ...]
+    compare_train_size: int
+    compare_epochs: int
+    segmentation_size: int
+    segmentation_epochs: int
 
     def as_dict(self) -> dict[str, object]:
         """Return the profile's fields as a plain dictionary."""
@@ -69,6 +81,10 @@ PROFILES: dict[str, Profile] = {
         num_seeds=3,
         max_trials=20,
         small_train_sizes=(1_000, 5_000),
+        compare_train_size=10_000,
+        compare_epochs=5,
+        segmentation_size=6_000,
+        segmentation_epochs=6,
     ),
     "fast": Profile(
         name="fast",
@@ -80,6 +96,10 @@ PROFILES: dict[str, Profile] = {
         num_seeds=1,
         max_trials=2,
         small_train_sizes=(500,),
+        compare_train_size=1_000,
+        compare_epochs=1,
+        segmentation_size=300,
+        segmentation_epochs=1,
     ),
 }
 

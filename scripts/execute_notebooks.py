@@ -38,10 +38,11 @@ def main(argv: list[str]) -> int:
     record = json.loads(TIMES.read_text()) if TIMES.exists() else {"notebooks": {}}
     profile = os.environ.get("COURSE_PROFILE", "full")
     for path in paths:
-        print(f"executing {path.relative_to(ROOT)} ({profile} profile) ...", flush=True)
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        print(f"executing {shown} ({profile} profile) ...", flush=True)
         seconds = execute(path)
         print(f"  {seconds:7.1f} s", flush=True)
-        if profile == "full":
+        if profile == "full" and path.parent == ROOT / "book":
             record["notebooks"][path.name] = round(seconds, 1)
     if profile == "full":
         record["hardware"] = hardware()

@@ -256,9 +256,13 @@ def test_split_rejects_mismatched_lengths():
         Split(np.zeros((5, 28, 28)), np.zeros(4, dtype=int), "test")
 
 
-def test_split_rejects_2d_labels():
-    with pytest.raises(ValueError, match="one-dimensional"):
-        Split(np.zeros((5, 28, 28)), np.zeros((5, 10)))
+def test_split_accepts_masks_and_rejects_scalar_labels():
+    masks = Split(np.zeros((5, 28, 28)), np.zeros((5, 28, 28), dtype=int), "masks")
+    assert len(masks) == 5
+    with pytest.raises(ValueError, match="class_counts needs one class index per image"):
+        masks.class_counts()
+    with pytest.raises(ValueError, match="one entry per image"):
+        Split(np.zeros((5, 28, 28)), np.int64(3))
 
 
 def test_split_take():

@@ -51,3 +51,44 @@ def test_kernel_and_feature_map_grids():
     assert len(plots.show_feature_maps(np.random.rand(14, 14, 8), ncols=4).axes) == 8
     with pytest.raises(ValueError, match=r"\(H, W, C\)"):
         plots.show_feature_maps(np.zeros((1, 14, 14, 8)))
+
+
+def test_plot_pooling_panels():
+    from course_lib.ops import pool2d
+
+    x = np.arange(1, 26).reshape(5, 5)
+    fig = plots.plot_pooling(x, {"max": pool2d(x, 2), "average": pool2d(x, 2, mode="avg")})
+    assert [ax.get_title() for ax in fig.axes][1:] == ["max", "average"]
+
+
+def test_learning_curves_from_history_dict():
+    fig = plots.plot_learning_curves({"loss": [2.3, 1.0], "val_loss": [2.2, 1.1]})
+    assert fig.axes[0].get_ylim() == (0, 3)
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["loss", "val_loss"]
+    with pytest.raises(ValueError, match="no epochs"):
+        plots.plot_learning_curves({})
+
+
+def test_compare_learning_curves():
+    fig = plots.compare_learning_curves({"a": {"val_accuracy": [0.1, 0.5]}, "b": {"val_accuracy": [0.2]}})
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["a", "b"]
+    with pytest.raises(ValueError, match="run 'a' has no metric 'loss'"):
+        plots.compare_learning_curves({"a": {"val_accuracy": [0.1]}}, metric="loss")
+
+
+def test_confusion_matrix_counts():
+    m = plots.confusion_matrix(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0]), num_classes=3)
+    np.testing.assert_array_equal(m, [[1, 1, 0], [0, 1, 0], [1, 0, 1]])
+    with pytest.raises(ValueError, match="equal length"):
+        plots.confusion_matrix(np.zeros(3, int), np.zeros(4, int))
+    fig = plots.plot_confusion_matrix(np.arange(10), np.arange(10))
+    assert fig.axes[0].get_xlabel() == "predicted"
+
+
+def test_show_misclassified():
+    split = Split(np.zeros((6, 28, 28)), np.array([0, 1, 2, 3, 4, 5]), "s")
+    fig = plots.show_misclassified(split, np.array([0, 2, 2, 3, 5, 5]), n=5)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["Trouser\n/ Pullover", "Coat\n/ Sandal"]
+    with pytest.raises(ValueError, match="no misclassified"):
+        plots.show_misclassified(split, split.y)
