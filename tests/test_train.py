@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import os
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -48,13 +50,247 @@ def test_feature_extractor():
         models.feature_extractor(model, "conv9")
 
 
-def test_fit_learns_a_toy_task_and_evaluate_reports_it():
+def tiny_cnn(num_classes: int = 4, filters: tuple[int, int] = (4, 8)) -> keras.Model:
+    return models.small_cnn(filters=filters, kernel_size=3, num_classes=num_classes)
+
+
+def of_category(caught: list[warnings.WarningMessage], category: type[Warning]) -> list[warnings.WarningMessage]:
+    return [w for w in caught if issubclass(w.category, category)]
+
+
+@pytest.fixture(scope="module")
+def toy_run():
+    """A model trained on the toy task, its history and the warnings fit issued."""
     seed_everything(0)
-    model = models.small_cnn(filters=(4, 8), kernel_size=3, num_classes=4)
-    history = train.fit(model, toy_split(256), toy_split(64, seed=1, name="valid"), epochs=10, verbose=0)
+    model = tiny_cnn()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = train.fit(model, toy_split(256), toy_split(64, seed=1, name="valid"), epochs=10, verbose=0)
+    return model, history, caught
+
+
+def test_fit_learns_a_toy_task_and_evaluate_reports_it(toy_run):
+    model, history, caught = toy_run
     assert len(history.history["loss"]) == 10 and "val_accuracy" in history.history
-    result = train.evaluate(model, toy_split(128, seed=2, name="test"))
+    assert not of_category(caught, train.StalledTrainingWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = train.evaluate(model, toy_split(128, seed=2, name="test"))
     assert set(result) >= {"loss", "accuracy"} and result["accuracy"] > 0.9
+    assert not of_category(caught, train.MisalignedLabelsWarning)
+
+
+# --------------------------------------------------------------------------
+# Run folders: TensorBoard, best model, backup and resume
+# --------------------------------------------------------------------------
+
+
+class Interrupted(Exception):
+    pass
+
+
+class InterruptAfterFirstEpoch(keras.callbacks.Callback):
+    """Stands for a kernel restart: raises at the end of epoch 0, after the backup."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0:
+            self.weights = self.model.get_weights()
+            raise Interrupted
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Records the weights fit starts from and the epochs it runs."""
+
+    def on_train_begin(self, logs=None):
+        self.start_weights = self.model.get_weights()
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+
+def read_history_csv(path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+HAS_TENSORBOARD = train._tensorboard_installed()
+no_tensorboard_warning = pytest.mark.filterwarnings("ignore:TensorBoard is not installed")
+
+
+def test_run_dir_keeps_best_model_and_logs_and_removes_the_backup(tmp_path):
+    seed_everything(0)
+    model = tiny_cnn()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = train.fit(
+            model, toy_split(128), toy_split(64, seed=1, name="valid"), epochs=2, verbose=0, run_dir=tmp_path
+        )
+    assert history.epoch == [0, 1]
+    best = keras.models.load_model(tmp_path / "best.keras")
+    assert best.predict(toy_split(8).x, verbose=0).shape == (8, 4)
+    no_tensorboard = [w for w in caught if "TensorBoard is not installed" in str(w.message)]
+    if HAS_TENSORBOARD:
+        assert any((tmp_path / "logs").iterdir()) and not no_tensorboard
+    else:
+        assert len(no_tensorboard) == 1 and "pip install tensorboard" in str(no_tensorboard[0].message)
+    assert not (tmp_path / "backup").exists()
+    assert [row["epoch"] for row in read_history_csv(tmp_path / "history.csv")] == ["0", "1"]
+
+
+def test_tensorboard_callback_only_when_installed(tmp_path, monkeypatch):
+    monkeypatch.setattr(train, "_tensorboard_installed", lambda: True)
+    board = [c for c in train.training_callbacks(tmp_path) if isinstance(c, keras.callbacks.TensorBoard)]
+    assert len(board) == 1 and board[0].log_dir == str(tmp_path / "logs")
+    monkeypatch.setattr(train, "_tensorboard_installed", lambda: False)
+    with pytest.warns(UserWarning, match="TensorBoard is not installed.*pip install tensorboard"):
+        callbacks = train.training_callbacks(tmp_path)
+    assert not [c for c in callbacks if isinstance(c, keras.callbacks.TensorBoard)]
+
+
+@no_tensorboard_warning
+def test_run_dir_without_valid_monitors_training_accuracy(tmp_path):
+    model = tiny_cnn(filters=(2, 2))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train.fit(model, toy_split(64), epochs=1, verbose=0, run_dir=tmp_path)
+    assert (tmp_path / "best.keras").is_file()
+    assert not [w for w in caught if "Can save best model only" in str(w.message)]
+
+
+@no_tensorboard_warning
+def test_interrupted_run_resumes_where_it_stopped(tmp_path):
+    data = toy_split(128), toy_split(64, seed=1, name="valid")
+    seed_everything(0)
+    interrupt = InterruptAfterFirstEpoch()
+    with pytest.raises(Interrupted):
+        train.fit(tiny_cnn(), *data, epochs=3, verbose=0, run_dir=tmp_path, callbacks=[interrupt])
+    assert (tmp_path / "backup").is_dir() and (tmp_path / "best.keras").is_file()
+
+    seed_everything(1)  # a fresh model, built the same way, with other initial weights
+    model = tiny_cnn()
+    recorder = EpochRecorder()
+    history = train.fit(model, *data, epochs=3, verbose=0, run_dir=tmp_path, callbacks=[recorder])
+    for restored, saved in zip(recorder.start_weights, interrupt.weights):
+        np.testing.assert_array_equal(restored, saved)
+    assert recorder.epochs == [1, 2]
+    assert history.epoch == [1, 2] and len(history.history["loss"]) == 2
+    assert [row["epoch"] for row in read_history_csv(tmp_path / "history.csv")] == ["0", "1", "2"]
+    assert not (tmp_path / "backup").exists()
+    # Keras leaves the resumed epoch on the model; fit resets it, so training more starts at epoch 0.
+    assert train.fit(model, data[0], epochs=1, verbose=0).epoch == [0]
+
+
+@no_tensorboard_warning
+def test_resumed_run_starts_from_the_best_value_so_far(tmp_path):
+    fresh = train.training_callbacks(tmp_path)
+    checkpoint = next(c for c in fresh if isinstance(c, keras.callbacks.ModelCheckpoint))
+    assert checkpoint.best is None
+
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "backup" / "training_metadata.json").write_text('{"epoch": 2, "batch": 0}')
+    (tmp_path / "best.keras").write_bytes(b"")
+    (tmp_path / "history.csv").write_text("epoch,loss,val_accuracy,val_loss\n0,1.0,0.70,0.90\n1,0.8,0.65,0.95\n")
+    for monitor, best in [("val_accuracy", 0.70), ("val_loss", 0.90)]:
+        resumed = train.training_callbacks(tmp_path, monitor=monitor)
+        checkpoint = next(c for c in resumed if isinstance(c, keras.callbacks.ModelCheckpoint))
+        logger = next(c for c in resumed if isinstance(c, keras.callbacks.CSVLogger))
+        assert checkpoint.best == pytest.approx(best) and logger.append
+
+
+# --------------------------------------------------------------------------
+# Early stopping
+# --------------------------------------------------------------------------
+
+
+class WeightsRecorder(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append(self.model.get_weights())
+
+
+def test_patience_stops_early_and_restores_the_best_weights():
+    seed_everything(0)
+    model = tiny_cnn()
+    valid = toy_split(64, seed=1, name="valid")
+    random_labels = Split(valid.x, np.random.default_rng(5).integers(0, 4, len(valid)), "random")
+    recorder = WeightsRecorder()
+    history = train.fit(
+        model, toy_split(256), random_labels, epochs=20, verbose=0, monitor="val_loss", patience=2, callbacks=[recorder]
+    )
+    best = int(np.argmin(history.history["val_loss"]))
+    assert len(history.epoch) == best + 3 < 20
+    for restored, at_best in zip(model.get_weights(), recorder.weights[best]):
+        np.testing.assert_array_equal(restored, at_best)
+
+
+def test_fit_rejects_negative_patience():
+    with pytest.raises(ValueError, match="patience must be a number of epochs"):
+        train.fit(tiny_cnn(), toy_split(4), epochs=1, patience=-1)
+
+
+# --------------------------------------------------------------------------
+# Chance level: a stalled loss, misaligned labels
+# --------------------------------------------------------------------------
+
+
+def stalled_cnn() -> keras.Model:
+    """Ten uniform outputs that never change: the loss is ln(10) at every step."""
+    model = tiny_cnn(num_classes=10, filters=(2, 2))
+    output = model.get_layer("output")
+    output.set_weights([np.zeros_like(w) for w in output.get_weights()])
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.0),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def test_loss_stuck_at_chance_warns_once():
+    with pytest.warns(train.StalledTrainingWarning, match=r"ln\(10\) = 2\.3026.*probability 1/10") as caught:
+        history = train.fit(stalled_cnn(), toy_split(64), epochs=5, batch_size=32, verbose=0)
+    assert history.history["loss"] == pytest.approx([np.log(10)] * 5, abs=1e-4)
+    assert len(of_category(caught, train.StalledTrainingWarning)) == 1
+    message = str(of_category(caught, train.StalledTrainingWarning)[0].message)
+    assert "Adam" in message or "adam" in message
+    assert "BatchNormalization" in message and "epochs 1-3" in message
+
+
+def test_loss_at_chance_for_fewer_epochs_than_patience_does_not_warn():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train.fit(stalled_cnn(), toy_split(64), epochs=2, batch_size=32, verbose=0)
+    assert not of_category(caught, train.StalledTrainingWarning)
+
+
+def shuffled(split: Split, name: str) -> Split:
+    return Split(split.x, np.random.default_rng(0).permutation(split.y), name)
+
+
+def test_evaluate_warns_about_misaligned_labels(toy_run):
+    model = toy_run[0]
+    with pytest.warns(train.MisalignedLabelsWarning, match=r"split 'test_shuffled'.*probably misaligned"):
+        result = train.evaluate(model, shuffled(toy_split(128, seed=2), "test_shuffled"))
+    assert result["accuracy"] <= 1.5 / 4
+
+
+def test_evaluate_uses_an_explicit_reference_accuracy(toy_run):
+    model = toy_run[0]
+    misaligned = shuffled(toy_split(128, seed=2), "test_shuffled")
+    clone = keras.models.clone_model(model)  # same weights, but no history
+    clone.set_weights(model.get_weights())
+    clone.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    assert getattr(clone, "history", None) is None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train.evaluate(clone, misaligned)  # no reference: nothing to compare with
+        train.evaluate(model, misaligned, reference_accuracy=0.3)  # explicit value wins over the history
+    assert not of_category(caught, train.MisalignedLabelsWarning)
+    with pytest.warns(train.MisalignedLabelsWarning, match="95.00%"):
+        train.evaluate(clone, misaligned, reference_accuracy=0.95)
 
 
 def test_fit_requires_a_split():
