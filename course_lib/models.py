@@ -75,6 +75,7 @@ def seed_cnn(
     activation: str = "relu",
     batch_norm: bool = False,
     dropout: float = 0.0,
+    block_dropout: float = 0.0,
     kernel_initializer: str = "glorot_uniform",
     num_classes: int = NUM_CLASSES,
     input_shape: tuple[int, int, int] = INPUT_SHAPE,
@@ -98,17 +99,21 @@ def seed_cnn(
     activation : str
         Activation of every hidden layer.
     batch_norm : bool
-        Insert BatchNormalization between each convolution (or hidden Dense)
-        and its activation; those layers then have no bias of their own.
+        Insert BatchNormalization (momentum 0.9) between each convolution (or
+        hidden Dense) and its activation; those layers then have no bias of
+        their own.
     dropout : float
         Dropout rate before the output layer (0 disables it).
+    block_dropout : float
+        Dropout rate after each pooling layer (0 disables it).
     kernel_initializer : str
         Initializer of the convolution and dense kernels ("he_normal" suits ReLU).
     """
     if conv not in ("mixed", "standard", "separable"):
         raise ValueError(f"seed_cnn: conv must be 'mixed', 'standard' or 'separable'; got {conv!r}.")
-    if not 0 <= dropout < 1:
-        raise ValueError(f"seed_cnn: dropout must be in [0, 1); got {dropout}.")
+    for label, rate in (("dropout", dropout), ("block_dropout", block_dropout)):
+        if not 0 <= rate < 1:
+            raise ValueError(f"seed_cnn: {label} must be in [0, 1); got {rate}.")
     kinds = {"mixed": ("conv", "sep"), "standard": ("conv", "conv"), "separable": ("sep", "sep")}[conv]
     model = keras.Sequential(name=name or f"seed_cnn_{conv}")
     model.add(keras.Input(shape=input_shape))
@@ -120,7 +125,9 @@ def seed_cnn(
     def add(layer: keras.layers.Layer) -> None:
         model.add(layer)
         if batch_norm:
-            model.add(layers.BatchNormalization())
+            # momentum 0.9 (Keras' default is 0.99): the running statistics used
+            # at inference settle within tens of steps, not hundreds.
+            model.add(layers.BatchNormalization(momentum=0.9))
             model.add(layers.Activation(activation))
 
     for filters in (32, 64, 128):
@@ -139,6 +146,8 @@ def seed_cnn(
                     )
                 )
         model.add(layers.MaxPooling2D(2))
+        if block_dropout:
+            model.add(layers.Dropout(block_dropout))
     model.add(layers.Flatten())
     add(layers.Dense(128, activation=inner, kernel_initializer=kernel_initializer, use_bias=not batch_norm))
     if dropout:

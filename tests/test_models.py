@@ -50,3 +50,13 @@ def test_seed_cnn_variants():
 def test_seed_cnn_rejects_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
         models.seed_cnn(**kwargs)
+
+
+def test_seed_cnn_block_dropout_after_each_pooling():
+    model = models.seed_cnn(block_dropout=0.25)
+    names = [layer.__class__.__name__ for layer in model.layers]
+    after_pooling = [names[i + 1] for i, n in enumerate(names) if n == "MaxPooling2D"]
+    assert after_pooling == ["Dropout"] * 3
+    assert model.count_params() == 265_290
+    with pytest.raises(ValueError, match="block_dropout must be in"):
+        models.seed_cnn(block_dropout=-0.1)
