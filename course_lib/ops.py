@@ -31,6 +31,7 @@ __all__ = [
     "shared_params",
     "conv2d_params",
     "conv2d_macs",
+    "separable_conv2d_params",
     "receptive_field",
     "classic_kernels",
     "translate",
@@ -288,6 +289,20 @@ def conv2d_params(kh: int, kw: int, c_in: int, c_out: int, bias: bool = True) ->
     (320, 18496)
     """
     return (kh * kw * c_in + (1 if bias else 0)) * c_out
+
+
+def separable_conv2d_params(kh: int, kw: int, c_in: int, c_out: int, bias: bool = True) -> int:
+    """Trainable parameters of a Keras ``SeparableConv2D(c_out, (kh, kw))`` layer.
+
+    Defined in chapter "A CNN classifier".
+
+    A depthwise ``kh x kw`` kernel per input channel, then a ``1 x 1``
+    convolution mixing the ``c_in`` channels into ``c_out``, plus its biases.
+
+    >>> separable_conv2d_params(3, 3, 32, 32)
+    1344
+    """
+    return kh * kw * c_in + c_in * c_out + (c_out if bias else 0)
 
 
 def conv2d_macs(h_out: int, w_out: int, kh: int, kw: int, c_in: int, c_out: int) -> int:

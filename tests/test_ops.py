@@ -350,3 +350,12 @@ def test_translate_2d_4d_and_far_shifts():
         translate(x, 0.5, 0)
     with pytest.raises(ValueError, match="expected"):
         translate(np.zeros(4), 1, 1)
+
+
+@pytest.mark.parametrize("c_in, c_out, expected", [(32, 32, 1344), (64, 64, 4736), (128, 128, 17664)])
+def test_separable_conv2d_params_match_the_notes_and_keras(c_in, c_out, expected):
+    from course_lib.ops import separable_conv2d_params
+
+    layer = keras.layers.SeparableConv2D(c_out, 3)
+    layer.build((None, 14, 14, c_in))
+    assert separable_conv2d_params(3, 3, c_in, c_out) == expected == layer.count_params()
