@@ -49,6 +49,24 @@ class Profile:
         Training canvases of the segmentation (fully convolutional) example.
     segmentation_epochs : int
         Epochs of the segmentation example.
+    timing_repeats : int
+        Repeated timings a throughput measurement takes the median of.
+    augment_runs : tuple of (int, int)
+        ``(training images, epochs)`` of each run of the augmentation experiment.
+    transfer_label_counts : tuple of int
+        Labelled target-task examples of the transfer-learning experiment.
+    transfer_seeds : int
+        Seeds of the transfer-learning experiment (at least 5 in the full profile).
+    pretrain_size : int
+        Source-task images the transfer chapter pretrains its backbone on.
+    pretrain_epochs : int
+        Epochs of that pretraining.
+    transfer_epochs : int
+        Maximum epochs of each few-label training in the transfer experiment.
+    tuning_train_size : int
+        Training images of each trial of an architecture search.
+    tuning_epochs : int
+        Epochs of each trial (Hyperband's maximum).
     """
 
     name: str
@@ -64,6 +82,15 @@ class Profile:
     compare_epochs: int
     segmentation_size: int
     segmentation_epochs: int
+    timing_repeats: int
+    augment_runs: tuple[tuple[int, int], ...]
+    transfer_label_counts: tuple[int, ...]
+    transfer_seeds: int
+    pretrain_size: int
+    pretrain_epochs: int
+    transfer_epochs: int
+    tuning_train_size: int
+    tuning_epochs: int
 
     def as_dict(self) -> dict[str, object]:
         """Return the profile's fields as a plain dictionary."""
@@ -85,6 +112,15 @@ PROFILES: dict[str, Profile] = {
         compare_epochs=5,
         segmentation_size=6_000,
         segmentation_epochs=6,
+        timing_repeats=7,
+        augment_runs=((1_000, 30), (5_000, 10), (55_000, 3)),
+        transfer_label_counts=(50, 100, 200, 1_000),
+        transfer_seeds=5,
+        pretrain_size=30_000,
+        pretrain_epochs=5,
+        transfer_epochs=30,
+        tuning_train_size=10_000,
+        tuning_epochs=4,
     ),
     "fast": Profile(
         name="fast",
@@ -100,6 +136,15 @@ PROFILES: dict[str, Profile] = {
         compare_epochs=1,
         segmentation_size=300,
         segmentation_epochs=1,
+        timing_repeats=2,
+        augment_runs=((500, 2),),
+        transfer_label_counts=(100,),
+        transfer_seeds=1,
+        pretrain_size=1_000,
+        pretrain_epochs=1,
+        transfer_epochs=3,
+        tuning_train_size=500,
+        tuning_epochs=1,
     ),
 }
 
