@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup data test book execute benchmark clean
+.PHONY: setup data browser test book execute links colab benchmark clean
 
 ## setup: create .venv with the pinned environment and course_lib (editable)
 setup: $(STAMP) data
@@ -23,8 +23,13 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 data:
 	@sh scripts/install_data.sh
 
-## test: library tests, then every chapter notebook under nbval (fast profile)
-test: setup
+## browser: install headless Chromium for the browser test where we can; never fails
+browser:
+	@sh scripts/install_browser.sh
+
+## test: build the book, then the library tests, the browser test on the built book,
+##       and every chapter notebook under nbval (fast profile)
+test: setup browser book
 	$(BIN)/pytest --nbval
 
 ## book: build the HTML book from the notebooks' stored outputs
@@ -35,6 +40,14 @@ book: setup
 ## execute: re-run every chapter in the full profile and store the outputs
 execute: setup
 	COURSE_PROFILE=full $(BIN)/python scripts/execute_notebooks.py
+
+## links: refresh each chapter's "Library functions used in this chapter" cell
+links: setup
+	$(BIN)/python scripts/library_links.py
+
+## colab: give each chapter the hidden cell that installs the course on Colab
+colab: setup
+	$(BIN)/python scripts/colab_cell.py
 
 clean:
 	rm -rf _build

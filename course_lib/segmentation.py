@@ -281,7 +281,7 @@ def pixel_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def iou_per_class(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int = NUM_SEG_CLASSES) -> np.ndarray:
-    """Intersection over union of every class: |true & predicted| / |true | predicted|.
+    """Intersection over union of every class: ``|true & predicted| / |true | predicted|``.
 
     Defined in chapter "A CNN classifier".
 

@@ -1,0 +1,255 @@
+"""The publishing scripts and the book's build-time pieces.
+
+scripts/colab_cell.py and scripts/library_links.py run here on copies of the
+chapter notebooks in a temporary folder, never on book/ itself.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import pkgutil
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+import course_lib
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
+
+
+def _load(name: str) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+colab_cell = _load("colab_cell")
+library_links = _load("library_links")
+
+
+def _code(nb) -> list:
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+# --------------------------------------------------------------------------
+# scripts/colab_cell.py
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def chapter_copy(tmp_path) -> Path:
+    path = tmp_path / NOTEBOOKS[0].name
+    shutil.copy(NOTEBOOKS[0], path)
+    return path
+
+
+def test_colab_cell_is_inserted_hidden_first_with_counts_shifted(chapter_copy):
+    before = nbformat.read(chapter_copy, as_version=4)
+    assert colab_cell.main([str(chapter_copy)]) == 0
+    after = nbformat.read(chapter_copy, as_version=4)
+
+    cells = _code(after)
+    first = cells[0]
+    assert first.metadata["tags"] == ["remove-cell"] and first.metadata[colab_cell.MARKER]
+    assert first.execution_count == 1 and first.outputs == []
+    url, branch = colab_cell.repository()
+    assert url == yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    assert f"course_lib @ git+{url}@{branch}" in first.source
+    assert [c.execution_count for c in cells] == list(range(1, len(cells) + 1))
+    # The chapter's own cells are unchanged but for their counts, moved up by one.
+    for old, new in zip(_code(before), cells[1:], strict=True):
+        assert new.source == old.source and new.execution_count == old.execution_count + 1
+        for o_old, o_new in zip(old.outputs, new.outputs, strict=True):
+            if "execution_count" in o_old:
+                assert o_new["execution_count"] == o_old["execution_count"] + 1
+    # Inserted before the first code cell: the title stays the first cell.
+    assert after.cells[0].source == before.cells[0].source
+    assert len(after.cells) == len(before.cells) + 1
+
+
+def test_colab_cell_is_idempotent(chapter_copy):
+    colab_cell.main([str(chapter_copy)])
+    once = chapter_copy.read_bytes()
+    colab_cell.main([str(chapter_copy)])
+    assert chapter_copy.read_bytes() == once
+
+
+def test_colab_cell_follows_a_changed_repository_without_shifting_again(chapter_copy):
+    nb = nbformat.read(chapter_copy, as_version=4)
+    colab_cell.add_colab_cell(nb, colab_cell.cell_source("https://github.com/old/place", "main"))
+    counts = [c.execution_count for c in _code(nb)]
+    assert colab_cell.add_colab_cell(nb, colab_cell.cell_source("https://github.com/new/place", "dev"))
+    assert [c.execution_count for c in _code(nb)] == counts
+    assert "git+https://github.com/new/place@dev" in _code(nb)[0].source
+    assert sum(bool(c.metadata.get(colab_cell.MARKER)) for c in nb.cells) == 1
+
+
+def test_colab_cell_prints_and_installs_nothing_off_colab(monkeypatch, capsys):
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a))
+    exec(colab_cell.cell_source("https://github.com/cnn-course/cnn-course", "main"), {})
+    assert calls == [] and capsys.readouterr() == ("", "")
+
+
+def test_colab_cell_pip_installs_the_course_on_colab(monkeypatch):
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda args, **kwargs: calls.append((args, kwargs)))
+    exec(colab_cell.cell_source("https://github.com/cnn-course/cnn-course", "main"), {})
+    [(args, kwargs)] = calls
+    assert args[:4] == [sys.executable, "-m", "pip", "install"] and kwargs == {"check": True}
+    assert args[-1] == "course_lib @ git+https://github.com/cnn-course/cnn-course@main"
+
+
+def test_colab_cell_rejects_a_config_without_repository_url(tmp_path):
+    config = tmp_path / "_config.yml"
+    config.write_text("title: x\nrepository:\n  branch: main\n")
+    with pytest.raises(ValueError, match="repository.url"):
+        colab_cell.repository(config)
+
+
+# --------------------------------------------------------------------------
+# scripts/library_links.py
+# --------------------------------------------------------------------------
+
+
+def _notebook(*sources: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+
+
+def test_library_links_finds_what_the_code_uses():
+    nb = _notebook(
+        "import course_lib\nfrom course_lib import data, ops as o\nfrom course_lib.environment import Stopwatch",
+        "%matplotlib inline\nprofile = course_lib.profile()\ncourse_lib.seed_everything(0)",
+        "train = data.load_splits().train\ntrain.take(5)\nx = o.conv2d\nwatch = Stopwatch()",
+        "data.CLASS_NAMES\ndata._remedies()\nimport numpy as np\nnp.zeros(3)",
+    )
+    assert library_links.used_objects(nb) == [
+        "course_lib.profiles.profile",
+        "course_lib.seeding.seed_everything",
+        "course_lib.data.load_splits",
+        "course_lib.ops.conv2d",
+        "course_lib.environment.Stopwatch",
+    ]
+    text = library_links.cell_source(library_links.used_objects(nb))
+    assert text.startswith(library_links.HEADING)
+    assert "{py:class}`~course_lib.environment.Stopwatch`" in text
+    assert "- {py:mod}`course_lib.ops`: {py:func}`~course_lib.ops.conv2d`" in text
+
+
+def test_library_links_appends_once_and_leaves_code_alone(tmp_path):
+    path = tmp_path / "chapter.ipynb"
+    nb = _notebook("from course_lib import ops\nops.pool2d")
+    nb.cells.append(nbformat.v4.new_markdown_cell("## Exercises"))
+    nbformat.write(nb, path)
+    assert library_links.main([str(path)]) == 0
+    after = nbformat.read(path, as_version=4)
+    assert after.cells[0].source == nb.cells[0].source
+    assert after.cells[-1].cell_type == "markdown" and "course_lib.ops.pool2d" in after.cells[-1].source
+    once = path.read_bytes()
+    assert library_links.main([str(path), "--check"]) == 0
+    assert library_links.main([str(path)]) == 0 and path.read_bytes() == once
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_chapter_links_the_library_functions_it_uses(path):
+    nb = nbformat.read(path, as_version=4)
+    assert not library_links.update(nb), (
+        f"{path.name}: its 'Library functions used in this chapter' cell is missing or out of date; "
+        f"run: .venv/bin/python scripts/library_links.py book/{path.name}"
+    )
+
+
+# --------------------------------------------------------------------------
+# The API reference covers the package
+# --------------------------------------------------------------------------
+
+
+def test_every_module_has_an_api_page_in_the_toc():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    listed = set()
+    for chapter in toc["chapters"]:
+        listed.add(chapter["file"])
+        listed.update(section["file"] for section in chapter.get("sections", []))
+    modules = sorted(m.name for m in pkgutil.iter_modules(course_lib.__path__) if not m.name.startswith("_"))
+    for module in modules:
+        page = ROOT / "book" / "api" / f"{module}.md"
+        assert page.exists(), f"course_lib.{module} has no API page: add {page.relative_to(ROOT)} (see book/api/data.md)"
+        assert f".. automodule:: course_lib.{module}" in page.read_text()
+        assert f"book/api/{module}" in listed, f"_toc.yml does not list book/api/{module} under book/api/index"
+
+
+# --------------------------------------------------------------------------
+# book/_ext/execution_report.py
+# --------------------------------------------------------------------------
+
+
+def _sphinx(src: Path, out: Path) -> subprocess.CompletedProcess:
+    """Build ``src`` to HTML (warnings are errors) in a fresh process, incrementally into ``out``."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "book" / "_ext")}
+    return subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(src), str(out)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+
+
+@pytest.fixture
+def report_project(tmp_path) -> Path:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text(
+        "extensions = ['myst_nb', 'execution_report']\nproject = 'report'\nnb_execution_mode = 'off'\n"
+    )
+    (src / "index.rst").write_text("Book\n====\n\n.. toctree::\n   :glob:\n\n   *\n")
+    (src / "report.rst").write_text("Report\n======\n\n.. execution-report:: times.json\n")
+    for name in ("01_a", "02_b"):
+        _chapter(src / f"{name}.ipynb", name)
+    return src
+
+
+def _chapter(path: Path, title: str) -> None:
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# Chapter {title}")]), path)
+
+
+def test_execution_report_renders_the_json_and_follows_its_changes(report_project, tmp_path):
+    record = {"hardware": "2 CPU cores (Test CPU), 8 GiB RAM",
+              "notebooks": {"01_a.ipynb": 90.0, "02_b.ipynb": 600.0},
+              "versions": {"keras": "3.15.1", "python": "3.11.7"}}
+    (report_project / "times.json").write_text(json.dumps(record))
+    build = _sphinx(report_project, tmp_path / "out")
+    assert build.returncode == 0, build.stderr
+    html = (tmp_path / "out" / "report.html").read_text()
+    for text in ("01_a.ipynb", "<p>1.5</p>", "02_b.ipynb", "<p>10.0</p>", "<p>11.5</p>", "2 CPU cores (Test CPU)", "3.15.1"):
+        assert text in html, f"{text!r} missing from the report"
+
+    record["notebooks"]["02_b.ipynb"] = 1200.0
+    (report_project / "times.json").write_text(json.dumps(record))
+    build = _sphinx(report_project, tmp_path / "out")  # incremental, like make book
+    assert build.returncode == 0, build.stderr
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "<p>20.0</p>" in html and "<p>21.5</p>" in html, "the report did not follow the changed JSON"
+    assert "Chapter 01_a" in html, "chapters are linked by their titles"
+
+    _chapter(report_project / "03_c.ipynb", "03_c")  # a new chapter, not executed yet
+    build = _sphinx(report_project, tmp_path / "out")
+    assert build.returncode == 0, build.stderr
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "03_c.ipynb" in html and "not recorded yet" in html, "the report missed a new chapter"
+
+
+def test_execution_report_fails_the_build_on_a_bad_file(report_project, tmp_path):
+    (report_project / "times.json").write_text('{"notebooks": {}}')
+    build = _sphinx(report_project, tmp_path / "out")
+    assert build.returncode != 0
+    assert "execution-report: cannot read times.json" in build.stderr, build.stderr
