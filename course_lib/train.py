@@ -22,10 +22,15 @@ import os
 import warnings
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import keras
 import numpy as np
 
 from course_lib.data import Split
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 # --------------------------------------------------------------------------
 # Warnings
@@ -63,6 +68,29 @@ def _check_split(model: keras.Model, split: object, fn: str, role: str) -> Split
         return split
     hint = " Add the channel axis: data.standardize() returns (N, 28, 28, 1)." if got == expected[:-1] else ""
     raise ValueError(f"{fn}: the model expects images of shape {expected}, {role} {split.name!r} has {got}.{hint}")
+
+
+def _check_strategy(model: keras.Model, strategy: object) -> None:
+    """Raise unless ``model`` was built under ``strategy.scope()`` (any model passes for None)."""
+    if strategy is None:
+        return
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.Strategy):
+        raise TypeError(
+            f"fit: strategy must be a tf.distribute.Strategy (e.g. tf.distribute.MirroredStrategy()) or None; "
+            f"got {type(strategy).__name__}."
+        )
+    # A Keras model remembers the strategy whose scope it was created in (the
+    # default strategy if none); its variables live there.
+    owner = getattr(model, "distribute_strategy", None)
+    if owner is not strategy:
+        owner_name = type(owner).__name__ if owner is not None else "none"
+        raise ValueError(
+            f"fit: the model was built outside the scope of the {type(strategy).__name__} passed as strategy "
+            f"(it belongs to {owner_name}), so its variables are not replicated. Build and compile it inside "
+            "`with strategy.scope():` and pass the same strategy object."
+        )
 
 
 def _num_classes(model: keras.Model) -> int | None:
@@ -267,11 +295,13 @@ def fit(
     run_dir: str | os.PathLike | None = None,
     monitor: str = "val_accuracy",
     patience: int | None = None,
+    strategy: tf.distribute.Strategy | None = None,
 ) -> keras.callbacks.History:
     """Train a compiled model on ``train``, reporting on ``valid`` after each epoch.
 
     Defined in chapter "Convolution"; ``run_dir``, ``monitor`` and ``patience``
-    in chapter "A CNN classifier".
+    in chapter "A CNN classifier"; ``strategy`` in chapter "Architecture search
+    with Keras Tuner".
 
     A thin wrapper of ``model.fit`` that checks its inputs first, so a wrong
     shape or a forgotten split fails with a clear message, and warns
@@ -298,12 +328,34 @@ def fit(
     patience : int, optional
         Stop after ``patience`` epochs without improvement of ``monitor`` and
         restore the weights of the best epoch.
+    strategy : tf.distribute.Strategy, optional
+        Train with this distribution strategy, e.g.
+        ``tf.distribute.MirroredStrategy()`` to split every batch over all
+        local GPUs. The model must be built and compiled inside its scope,
+        which only the caller can do::
+
+            strategy = tf.distribute.MirroredStrategy()
+            with strategy.scope():
+                model = models.seed_cnn()
+                model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            train.fit(model, splits.train, splits.valid, epochs=10, batch_size=64 * strategy.num_replicas_in_sync,
+                      strategy=strategy)
+
+        ``batch_size`` is the global batch, shared among the replicas.
+        ``fit`` checks that the model belongs to ``strategy``.
 
     Returns
     -------
     keras.callbacks.History
         Per-epoch metrics in ``history.history``.
+
+    Raises
+    ------
+    ValueError
+        For a split of the wrong shape, ``epochs`` below 1, or a model that
+        was not built under ``strategy.scope()``.
     """
+    _check_strategy(model, strategy)
     _check_split(model, train, "fit", "train")
     validation_data = None
     if valid is not None:

@@ -1,0 +1,473 @@
+"""Tests of course_lib.tuning (architecture search) and of train.fit's strategy option."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import keras_tuner  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from course_lib import models, train, tuning  # noqa: E402
+from course_lib.data import Split  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+# The lecture notes' network as a point of the search space.
+SEED_VALUES = dict(
+    blocks=3,
+    filters_1=32,
+    filters_2=64,
+    filters_3=128,
+    conv="mixed",
+    kernel_size=3,
+    batch_norm=False,
+    dropout=0.0,
+    head="flatten",
+    dense_units=128,
+    optimizer="adam",
+    learning_rate=1e-3,
+)
+
+
+def toy_split(n: int = 64, seed: int = 0, name: str = "toy") -> Split:
+    """Images whose class is written in their brightest quadrant: learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 4, n)
+    x = rng.normal(0, 0.1, (n, 28, 28, 1)).astype(np.float32)
+    for i, label in enumerate(y):
+        r, c = divmod(int(label), 2)
+        x[i, r * 14 : r * 14 + 14, c * 14 : c * 14 + 14] += 1
+    return Split(x, y, name)
+
+
+def hyperparameters(**values) -> keras_tuner.HyperParameters:
+    hp = keras_tuner.HyperParameters()
+    hp.values.update(values)
+    return hp
+
+
+def random_configurations(count: int, seed: int = 0) -> list[keras_tuner.HyperParameters]:
+    """Random points of the space, sampled as RandomSearch samples them."""
+    space = keras_tuner.HyperParameters()
+    tuning.CNNHyperModel().count_params(space)
+    configurations = []
+    for i in range(count):
+        hp = keras_tuner.HyperParameters()
+        for j, p in enumerate(space.space):
+            hp.values[p.name] = p.random_sample(seed + 100 * i + j)
+        configurations.append(hp)
+    return configurations
+
+
+# --------------------------------------------------------------------------
+# The search space
+# --------------------------------------------------------------------------
+
+
+def test_the_lecture_notes_network_is_in_the_space():
+    hypermodel = tuning.CNNHyperModel()
+    assert hypermodel.count_params(hyperparameters(**SEED_VALUES)) == tuning.SEED_CNN_PARAMS
+    assert models.seed_cnn().count_params() == tuning.SEED_CNN_PARAMS
+    assert hypermodel.architecture(hyperparameters(**SEED_VALUES)).count_params() == tuning.SEED_CNN_PARAMS
+
+
+def test_count_params_matches_the_built_models():
+    hypermodel = tuning.CNNHyperModel()
+    configurations = random_configurations(6) + [keras_tuner.HyperParameters()]
+    for hp in configurations:
+        expected = hypermodel.architecture(hp.copy()).count_params()
+        assert hypermodel.count_params(hp.copy()) == expected, hp.values
+
+
+def test_the_space_declares_every_hyperparameter_with_conditions():
+    hp = keras_tuner.HyperParameters()
+    tuning.CNNHyperModel().count_params(hp)
+    names = {p.name for p in hp.space}
+    assert names == {
+        "blocks", "filters_1", "filters_2", "filters_3", "conv", "kernel_size", "batch_norm",
+        "dropout", "head", "dense_units", "optimizer", "learning_rate",
+    }  # fmt: skip
+    by_name = {p.name: p for p in hp.space}
+    assert by_name["learning_rate"].sampling == "log"
+    assert [c.name for c in by_name["filters_3"].conditions] == ["blocks"]
+    assert [c.name for c in by_name["dense_units"].conditions] == ["head"]
+    # Defaults: two blocks, so filters_3 is inactive and absent from the values.
+    assert "filters_3" not in hp.values and hp.values["blocks"] == 2
+
+
+@pytest.mark.parametrize(
+    "values, layer_type, absent",
+    [
+        (dict(conv="separable", head="gap", optimizer="sgd"), keras.layers.SeparableConv2D, keras.layers.Flatten),
+        (dict(conv="standard", head="flatten", batch_norm=True), keras.layers.BatchNormalization, keras.layers.GlobalAveragePooling2D),
+    ],
+)  # fmt: skip
+def test_build_returns_a_compiled_ten_class_model(values, layer_type, absent):
+    model = tuning.CNNHyperModel(seed=0).build(hyperparameters(learning_rate=3e-3, **values))
+    assert model.input_shape == (None, 28, 28, 1) and model.output_shape == (None, 10)
+    assert any(isinstance(layer, layer_type) for layer in model.layers)
+    assert not any(isinstance(layer, absent) for layer in model.layers)
+    if values["conv"] == "separable":
+        assert not any(type(layer) is keras.layers.Conv2D for layer in model.layers)
+    expected = keras.optimizers.SGD if values.get("optimizer") == "sgd" else keras.optimizers.Adam
+    assert isinstance(model.optimizer, expected)
+    assert float(model.optimizer.learning_rate) == pytest.approx(3e-3)
+    assert model.loss == "sparse_categorical_crossentropy"
+
+
+def test_build_rejects_configurations_above_the_budget():
+    hypermodel = tuning.CNNHyperModel(max_params=tuning.SEED_CNN_PARAMS)
+    assert hypermodel.build(hyperparameters(**SEED_VALUES)).count_params() == tuning.SEED_CNN_PARAMS
+    bigger = hyperparameters(**{**SEED_VALUES, "dense_units": 256})
+    with pytest.raises(keras_tuner.errors.FailedTrialError, match=r"above the budget max_params=265,290"):
+        hypermodel.build(bigger)
+
+
+def test_a_budget_below_the_smallest_model_is_refused():
+    with pytest.raises(ValueError, match="below the smallest model in the search space"):
+        tuning.CNNHyperModel(max_params=1_000)
+    with pytest.raises(TypeError, match="max_params must be an integer"):
+        tuning.CNNHyperModel(max_params=2.5e5)
+
+
+# --------------------------------------------------------------------------
+# Tuners
+# --------------------------------------------------------------------------
+
+
+def test_tuning_dir_is_one_folder_per_profile(tmp_path):
+    assert tuning.tuning_dir(tmp_path, "fast") == tmp_path / "fast" / "tuning"
+    assert tuning.tuning_dir(profile="full") == Path("_runs") / "full" / "tuning"
+    with pytest.raises(ValueError, match="Unknown run profile"):
+        tuning.tuning_dir(profile="medium")
+
+
+def test_make_tuner_kinds(tmp_path):
+    random = tuning.make_tuner("random", max_trials=5, epochs=2, directory=tmp_path)
+    assert isinstance(random, keras_tuner.RandomSearch) and random.oracle.max_trials == 5
+    assert Path(random.project_dir) == tmp_path / "random"
+    bayesian = tuning.make_tuner("bayesian", max_trials=12, epochs=2, directory=tmp_path)
+    assert isinstance(bayesian, keras_tuner.BayesianOptimization)
+    assert bayesian.oracle.num_initial_points == 3 and bayesian.oracle.max_trials == 12
+    hyperband = tuning.make_tuner("hyperband", max_trials=25, epochs=4, directory=tmp_path)
+    assert isinstance(hyperband, keras_tuner.Hyperband)
+    assert hyperband.oracle.max_trials == 25 and hyperband.oracle.max_epochs == 4
+    assert hyperband.oracle.hyperband_iterations == 3  # 10 trials per iteration
+    for tuner in (random, bayesian, hyperband):
+        assert tuner.oracle.objective.name == "val_accuracy" and tuner.oracle.objective.direction == "max"
+        assert tuner.hypermodel.max_params == tuning.SEED_CNN_PARAMS
+    with pytest.raises(ValueError, match="kind must be one of"):
+        tuning.make_tuner("grid", max_trials=2, epochs=1, directory=tmp_path)
+    with pytest.raises(ValueError, match="max_trials must be a positive integer"):
+        tuning.make_tuner("random", max_trials=0, epochs=1, directory=tmp_path)
+
+
+def test_hyperband_trials_matches_keras_tuners_oracle(tmp_path):
+    """Drive a HyperbandOracle with made-up scores and count its trials and epochs."""
+    for max_epochs in (2, 4, 9):
+        oracle = keras_tuner.oracles.HyperbandOracle(
+            keras_tuner.Objective("val_accuracy", "max"), max_epochs=max_epochs, seed=1
+        )
+        oracle._set_project_dir(str(tmp_path), f"hb{max_epochs}")
+        hp = keras_tuner.HyperParameters()
+        hp.Int("x", 0, 1000)
+        oracle.update_space(hp)
+        trials = epochs = 0
+        for step in range(200):
+            trial = oracle.create_trial("tuner0")
+            if trial.status == "STOPPED":
+                break
+            values = trial.hyperparameters.values
+            trials += 1
+            epochs += values["tuner/epochs"] - values["tuner/initial_epoch"]
+            oracle.update_trial(trial.trial_id, {"val_accuracy": values["x"] / 1000}, step=0)
+            trial.status = "COMPLETED"
+            oracle.end_trial(trial)
+        assert tuning.hyperband_trials(max_epochs) == (trials, epochs), max_epochs
+    assert tuning.hyperband_trials(4) == (10, 26)
+    with pytest.raises(ValueError, match="factor must be an integer of at least 2"):
+        tuning.hyperband_trials(4, factor=1)
+
+
+def test_search_refuses_the_test_set_and_wrong_shapes(tmp_path):
+    tuner = tuning.make_tuner("random", max_trials=1, epochs=1, directory=tmp_path)
+    with pytest.raises(ValueError, match="valid is the split named 'test'"):
+        tuning.search(tuner, toy_split(32), toy_split(32, name="test"), epochs=1)
+    flat = Split(np.zeros((8, 28, 28), np.float32), np.zeros(8, int), "train")
+    with pytest.raises(ValueError, match=r"Add the channel axis"):
+        tuning.search(tuner, flat, toy_split(8, name="valid"), epochs=1)
+    with pytest.raises(TypeError, match="must be a course_lib.data.Split"):
+        tuning.search(tuner, (flat.x, flat.y), toy_split(8, name="valid"), epochs=1)
+    with pytest.raises(TypeError, match="tuner must be a keras_tuner Tuner"):
+        tuning.search("random", toy_split(8), toy_split(8, name="valid"), epochs=1)
+
+
+@pytest.fixture(scope="module")
+def small_search(tmp_path_factory):
+    """Two trials of a random search on the toy task, one epoch each."""
+    directory = tmp_path_factory.mktemp("tuning")
+    tuner = tuning.make_tuner("random", max_trials=2, epochs=1, directory=directory, seed=3)
+    started = time.perf_counter()
+    tuning.search(tuner, toy_split(64), toy_split(32, seed=1, name="valid"), epochs=1, batch_size=32)
+    return tuner, time.perf_counter() - started
+
+
+def test_results_frame_has_one_row_per_trial(small_search):
+    tuner, seconds = small_search
+    frame = tuning.results_frame(tuner)
+    assert list(frame["trial_id"]) == ["0", "1"]
+    assert list(frame.columns[:6]) == ["trial_id", "status", "val_accuracy", "params", "wall_time_s", "epochs"]
+    assert {"blocks", "conv", "kernel_size", "head", "optimizer", "learning_rate"} <= set(frame.columns)
+    completed = frame[frame["status"] == "COMPLETED"]
+    assert len(completed) >= 1
+    assert completed["val_accuracy"].between(0, 1).all() and (completed["epochs"] == 1).all()
+    assert (completed["wall_time_s"] > 0).all() and completed["wall_time_s"].sum() <= seconds
+    for _, row in frame.iterrows():
+        hp = tuner.oracle.trials[row["trial_id"]].hyperparameters.copy()
+        assert row["params"] == tuner.hypermodel.count_params(hp), hp.values
+        assert (row["params"] <= tuning.SEED_CNN_PARAMS) == (row["status"] == "COMPLETED")
+    best = tuner.oracle.get_best_trials(1)[0]
+    assert completed["val_accuracy"].max() == pytest.approx(best.score)
+
+
+def test_retrain_best_trains_the_winner_afresh(small_search, tmp_path):
+    tuner, _ = small_search
+    best = tuner.oracle.get_best_trials(1)[0]
+    model, history = tuning.retrain_best(
+        tuner, toy_split(128), toy_split(64, seed=1, name="valid"), epochs=2, run_dir=tmp_path / "retrain", seed=0
+    )
+    assert len(history.history["loss"]) == 2 and (tmp_path / "retrain" / "best.keras").is_file()
+    assert model.count_params() == tuner.hypermodel.count_params(best.hyperparameters.copy())
+    result = train.evaluate(model, toy_split(64, seed=2, name="test"))
+    assert 0 <= result["accuracy"] <= 1
+    with pytest.raises(ValueError, match="valid is the split named 'test'"):
+        tuning.retrain_best(tuner, toy_split(64), toy_split(64, name="test"), epochs=1)
+
+
+def test_over_budget_trials_fail_fast_without_ending_the_search(tmp_path):
+    # 33,000 parameters: barely above the smallest model, so most configurations are rejected.
+    tuner = tuning.make_tuner("random", max_trials=4, epochs=1, directory=tmp_path, max_params=33_000, seed=0)
+    tuning.search(tuner, toy_split(64), toy_split(32, seed=1, name="valid"), epochs=1)
+    frame = tuning.results_frame(tuner)
+    assert len(frame) == 4
+    failed = frame[frame["status"] == "FAILED"]
+    assert len(failed) >= 3 and (failed["params"] > 33_000).all() and failed["val_accuracy"].isna().all()
+    assert (frame.loc[frame["status"] == "COMPLETED", "params"] <= 33_000).all()
+    if failed.shape[0] == 4:
+        with pytest.raises(ValueError, match="has no completed trial"):
+            tuning.retrain_best(tuner, toy_split(64), toy_split(32, name="valid"), epochs=1)
+
+
+def test_results_frame_refuses_a_worker(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner0")
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", str(free_port()))
+    worker = tuning.make_tuner("random", max_trials=2, epochs=1, directory=tmp_path)
+    with pytest.raises(ValueError, match="worker of a distributed search"):
+        tuning.results_frame(worker)
+
+
+# --------------------------------------------------------------------------
+# Resuming an interrupted search
+# --------------------------------------------------------------------------
+
+
+class InterruptSecondTraining(keras.callbacks.Callback):
+    """Press Ctrl+C at the start of the second training of the process (Keras Tuner copies callbacks)."""
+
+    started: list[int] = []
+
+    def on_train_begin(self, logs=None):
+        InterruptSecondTraining.started.append(1)
+        if len(InterruptSecondTraining.started) == 2:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_search_resumes_without_rerunning_finished_trials(tmp_path):
+    fit_data = (toy_split(64), toy_split(32, seed=1, name="valid"))
+    # No parameter budget, so every trial trains.
+    options = dict(max_trials=3, epochs=1, directory=tmp_path, project_name="resume", max_params=None, seed=5)
+    tuner = tuning.make_tuner("random", **options)
+    with pytest.raises(KeyboardInterrupt):
+        tuning.search(tuner, *fit_data, epochs=1, callbacks=[InterruptSecondTraining()])
+    first = tuning.results_frame(tuning.make_tuner("random", **options)).set_index("trial_id")
+    assert list(first["status"]) == ["COMPLETED", "RUNNING"]
+
+    resumed = tuning.make_tuner("random", **options)
+    ran = []
+    original = resumed.on_trial_begin
+    resumed.on_trial_begin = lambda trial: (ran.append(trial.trial_id), original(trial))
+    tuning.search(resumed, *fit_data, epochs=1)
+    assert sorted(ran) == ["1", "2"]  # the interrupted trial again, then a new one; not trial 0
+    frame = tuning.results_frame(resumed).set_index("trial_id")
+    assert list(frame.index) == ["0", "1", "2"] and (frame["status"] == "COMPLETED").all()
+    # Trial 0 kept its recorded results, hyperparameters and timing.
+    for column in ("val_accuracy", "wall_time_s", "blocks", "conv", "learning_rate"):
+        assert frame.loc["0", column] == first.loc["0", column]
+    assert frame.loc["1", "conv"] == first.loc["1", "conv"]  # the same configuration, rerun
+    # A finished search reloaded runs nothing more.
+    again = tuning.make_tuner("random", **options)
+    assert again.remaining_trials == 0
+    tuning.search(again, *fit_data, epochs=1)
+    assert len(tuning.results_frame(again)) == 3
+
+
+# --------------------------------------------------------------------------
+# Distributed search: a chief oracle and two workers on this machine
+# --------------------------------------------------------------------------
+
+PROCESS_SCRIPT = textwrap.dedent(
+    """
+    import json, os, sys
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import numpy as np
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    from course_lib import tuning
+    from course_lib.data import Split
+
+    def toy(n, seed, name):
+        rng = np.random.default_rng(seed)
+        y = rng.integers(0, 4, n)
+        x = rng.normal(0, 0.1, (n, 28, 28, 1)).astype(np.float32)
+        for i, label in enumerate(y):
+            r, c = divmod(int(label), 2)
+            x[i, r * 14 : r * 14 + 14, c * 14 : c * 14 + 14] += 1
+        return Split(x, y, name)
+
+    tuner = tuning.make_tuner("random", max_trials=int(sys.argv[2]), epochs=1, directory=sys.argv[1],
+                              project_name="distributed", max_params=None, seed=7)
+    ran = []
+    original = tuner.on_trial_begin
+    tuner.on_trial_begin = lambda trial: (ran.append(trial.trial_id), original(trial))
+    tuning.search(tuner, toy(64, 0, "train"), toy(32, 1, "valid"), epochs=1, batch_size=32)
+    report = {"tuner_id": os.environ["KERASTUNER_TUNER_ID"], "ran": ran}
+    if os.environ["KERASTUNER_TUNER_ID"] == "chief":
+        frame = tuning.results_frame(tuner)
+        report["trials"] = dict(zip(frame["trial_id"], frame["status"]))
+    print("REPORT " + json.dumps(report), flush=True)
+    """
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def test_a_chief_and_two_workers_run_every_trial_exactly_once(tmp_path):
+    max_trials, timeout = 3, 240
+    script = tmp_path / "search.py"
+    script.write_text(PROCESS_SCRIPT)
+    directory = tmp_path / "tuning"
+    port = free_port()
+    processes: dict[str, tuple[subprocess.Popen, Path]] = {}
+    try:
+        for tuner_id in ("chief", "tuner0", "tuner1"):
+            env = {
+                **os.environ,
+                "KERASTUNER_TUNER_ID": tuner_id,
+                "KERASTUNER_ORACLE_IP": "127.0.0.1",
+                "KERASTUNER_ORACLE_PORT": str(port),
+                "PYTHONPATH": str(REPO),
+                "CUDA_VISIBLE_DEVICES": "",
+            }
+            log = tmp_path / f"{tuner_id}.log"
+            with open(log, "w") as out:
+                process = subprocess.Popen(
+                    [sys.executable, str(script), str(directory), str(max_trials)],
+                    cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            processes[tuner_id] = (process, log)
+        deadline = time.monotonic() + timeout
+        for tuner_id, (process, log) in processes.items():
+            try:
+                process.wait(timeout=max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"the distributed search did not finish within {timeout} s; {tuner_id}'s log:\n{tail(log)}")
+            assert process.returncode == 0, f"{tuner_id} exited with {process.returncode}:\n{tail(log)}"
+    finally:
+        for process, _ in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+
+    reports = {}
+    for tuner_id, (_, log) in processes.items():
+        lines = [line for line in log.read_text().splitlines() if line.startswith("REPORT ")]
+        assert lines, f"{tuner_id} printed no report:\n{tail(log)}"
+        reports[tuner_id] = json.loads(lines[-1].removeprefix("REPORT "))
+    expected = [str(i) for i in range(max_trials)]
+    # The chief only serves trials; the workers ran each of them exactly once between them.
+    assert reports["chief"]["ran"] == []
+    ran = reports["tuner0"]["ran"] + reports["tuner1"]["ran"]
+    assert sorted(ran) == expected, reports
+    # The chief's oracle saw every trial finish.
+    assert reports["chief"]["trials"] == {trial_id: "COMPLETED" for trial_id in expected}
+    # And the results are in the shared folder, readable by a tuner made afterwards.
+    frame = tuning.results_frame(
+        tuning.make_tuner("random", max_trials=max_trials, epochs=1, directory=directory,
+                          project_name="distributed", max_params=None, seed=7)
+    )  # fmt: skip
+    assert list(frame["trial_id"]) == expected and (frame["status"] == "COMPLETED").all()
+    assert (frame["wall_time_s"] > 0).all()
+
+
+# --------------------------------------------------------------------------
+# train.fit with a tf.distribute strategy
+# --------------------------------------------------------------------------
+
+
+def compiled_small_cnn() -> keras.Model:
+    model = models.small_cnn(filters=(4, 8), kernel_size=3, num_classes=4)
+    return model
+
+
+def test_fit_with_the_default_strategy():
+    strategy = tf.distribute.get_strategy()
+    model = compiled_small_cnn()
+    history = train.fit(model, toy_split(64), toy_split(32, seed=1, name="valid"), epochs=1, strategy=strategy, verbose=0)
+    assert "val_accuracy" in history.history
+
+
+def test_fit_with_a_one_device_mirrored_strategy():
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    assert strategy.num_replicas_in_sync == 1
+    with strategy.scope():
+        model = compiled_small_cnn()
+    assert model.distribute_strategy is strategy
+    history = train.fit(model, toy_split(128), toy_split(32, seed=1, name="valid"), epochs=2, strategy=strategy, verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert history.history["loss"][1] < history.history["loss"][0]
+    # A model built outside the scope is refused with the remedy.
+    with pytest.raises(ValueError, match=r"built outside the scope of the MirroredStrategy"):
+        train.fit(compiled_small_cnn(), toy_split(32), epochs=1, strategy=strategy, verbose=0)
+    with pytest.raises(TypeError, match="strategy must be a tf.distribute.Strategy"):
+        train.fit(model, toy_split(32), epochs=1, strategy="mirrored", verbose=0)
+
+
+def test_make_tuner_runs_trials_under_a_strategy(tmp_path):
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    tuner = tuning.make_tuner("random", max_trials=1, epochs=1, directory=tmp_path, strategy=strategy, max_params=None)
+    assert tuner.distribution_strategy is strategy
+    tuning.search(tuner, toy_split(32), toy_split(16, seed=1, name="valid"), epochs=1)
+    assert list(tuning.results_frame(tuner)["status"]) == ["COMPLETED"]
