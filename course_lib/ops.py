@@ -1,15 +1,19 @@
 """Readable NumPy reference implementations of convolution and pooling.
 
-Defined in the chapters "Convolution" and "Pooling" of the course.
+Defined in the chapters "Convolution" and "Pooling" of the course; the
+depthwise and separable convolutions and their costs in chapter "Depthwise
+separable convolution".
 
 Every function here is written to be read, not to be fast: it loops over the
 output positions explicitly and only vectorizes the product of one window
 with the kernel. The results match Keras (``keras.ops.conv``,
-``keras.ops.max_pool``, ``keras.ops.average_pool``), including the way
-``padding="same"`` adds zeros, so the book can check one against the other.
+``keras.ops.max_pool``, ``keras.ops.average_pool``, the ``DepthwiseConv2D``
+and ``SeparableConv2D`` layers), including the way ``padding="same"`` adds
+zeros, so the book can check one against the other.
 
 Array layout is channels-last, as in Keras: images are ``(H, W)`` or
-``(H, W, C)`` and kernels are ``(kh, kw)`` or ``(kh, kw, C_in, C_out)``.
+``(H, W, C)`` and kernels are ``(kh, kw)`` or ``(kh, kw, C_in, C_out)``;
+depthwise kernels are ``(kh, kw, C_in, depth_multiplier)``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ __all__ = [
     "conv2d",
     "flip_kernel",
     "convolve2d",
+    "depthwise_conv2d",
+    "separable_conv2d",
     "pool2d",
     "dense_params",
     "local_params",
@@ -32,6 +38,10 @@ __all__ = [
     "conv2d_params",
     "conv2d_macs",
     "separable_conv2d_params",
+    "depthwise_conv2d_params",
+    "depthwise_conv2d_macs",
+    "separable_conv2d_macs",
+    "separable_cost_ratio",
     "receptive_field",
     "classic_kernels",
     "translate",
@@ -175,6 +185,85 @@ def convolve2d(
 
 
 # ---------------------------------------------------------------------------
+# Depthwise and separable convolution
+# ---------------------------------------------------------------------------
+
+
+def depthwise_conv2d(
+    x: np.ndarray,
+    depthwise_kernel: np.ndarray,
+    stride: int = 1,
+    padding: Padding = "valid",
+    bias: np.ndarray | None = None,
+) -> np.ndarray:
+    """Filter every input channel with its own kernels; never mix channels.
+
+    Defined in chapter "Depthwise separable convolution".
+
+    Parameters
+    ----------
+    x : ``(H, W, C_in)`` image, channels last.
+    depthwise_kernel : ``(kh, kw, C_in, depth_multiplier)``, the layout of
+        Keras' ``DepthwiseConv2D.kernel``: ``depth_multiplier`` 2-D kernels
+        for each input channel.
+    stride, padding : as in :func:`conv2d`.
+    bias : optional ``(C_in * depth_multiplier,)`` added to every position.
+
+    Returns
+    -------
+    ``(H_out, W_out, C_in * depth_multiplier)``. Output channel
+    ``c * depth_multiplier + m`` is input channel ``c`` filtered by kernel
+    ``depthwise_kernel[:, :, c, m]``, the order Keras uses.
+    """
+    x, depthwise_kernel = np.asarray(x), np.asarray(depthwise_kernel)
+    _check_depthwise_args(x, depthwise_kernel, stride, padding, "depthwise_conv2d")
+    _, _, c_in, multiplier = depthwise_kernel.shape
+    # one 2-D convolution per (input channel, kernel) pair: a single channel in, a single channel out
+    maps = [
+        conv2d(x[:, :, c], depthwise_kernel[:, :, c, m], stride, padding)
+        for c in range(c_in)
+        for m in range(multiplier)
+    ]
+    out = np.stack(maps, axis=-1)  # channel index c * multiplier + m
+    return _add_bias(out, bias, "depthwise_conv2d", "C_in * depth_multiplier")
+
+
+def separable_conv2d(
+    x: np.ndarray,
+    depthwise_kernel: np.ndarray,
+    pointwise_kernel: np.ndarray,
+    stride: int = 1,
+    padding: Padding = "valid",
+    bias: np.ndarray | None = None,
+) -> np.ndarray:
+    """Depthwise separable convolution: filter each channel, then mix channels with 1x1.
+
+    Defined in chapter "Depthwise separable convolution".
+
+    Parameters
+    ----------
+    x : ``(H, W, C_in)`` image, channels last.
+    depthwise_kernel : ``(kh, kw, C_in, depth_multiplier)``, Keras'
+        ``SeparableConv2D.depthwise_kernel``.
+    pointwise_kernel : ``(1, 1, C_in * depth_multiplier, C_out)``, Keras'
+        ``SeparableConv2D.pointwise_kernel``.
+    stride, padding : of the depthwise step, as in Keras (the 1x1 step
+        always has stride 1 and needs no padding).
+    bias : optional ``(C_out,)``, added after the pointwise step.
+
+    Returns
+    -------
+    ``(H_out, W_out, C_out)``.
+    """
+    x, depthwise_kernel, pointwise_kernel = np.asarray(x), np.asarray(depthwise_kernel), np.asarray(pointwise_kernel)
+    _check_depthwise_args(x, depthwise_kernel, stride, padding, "separable_conv2d")
+    _check_pointwise_kernel(depthwise_kernel, pointwise_kernel)
+    filtered = depthwise_conv2d(x, depthwise_kernel, stride, padding)  # spatial filtering only
+    combined = conv2d(filtered, pointwise_kernel)  # 1x1: a weighted sum of channels per pixel
+    return _add_bias(combined, bias, "separable_conv2d", "C_out")
+
+
+# ---------------------------------------------------------------------------
 # Pooling
 # ---------------------------------------------------------------------------
 
@@ -291,18 +380,38 @@ def conv2d_params(kh: int, kw: int, c_in: int, c_out: int, bias: bool = True) ->
     return (kh * kw * c_in + (1 if bias else 0)) * c_out
 
 
-def separable_conv2d_params(kh: int, kw: int, c_in: int, c_out: int, bias: bool = True) -> int:
+def separable_conv2d_params(
+    kh: int, kw: int, c_in: int, c_out: int, bias: bool = True, depth_multiplier: int = 1
+) -> int:
     """Trainable parameters of a Keras ``SeparableConv2D(c_out, (kh, kw))`` layer.
 
-    Defined in chapter "A CNN classifier".
+    Defined in chapter "A CNN classifier"; ``depth_multiplier`` in chapter
+    "Depthwise separable convolution".
 
-    A depthwise ``kh x kw`` kernel per input channel, then a ``1 x 1``
-    convolution mixing the ``c_in`` channels into ``c_out``, plus its biases.
+    A depthwise ``kh x kw`` kernel per input channel (``depth_multiplier``
+    of them), then a ``1 x 1`` convolution mixing the ``c_in *
+    depth_multiplier`` channels into ``c_out``, plus its biases.
 
     >>> separable_conv2d_params(3, 3, 32, 32)
     1344
     """
-    return kh * kw * c_in + c_in * c_out + (c_out if bias else 0)
+    inner = c_in * depth_multiplier
+    return kh * kw * inner + inner * c_out + (c_out if bias else 0)
+
+
+def depthwise_conv2d_params(kh: int, kw: int, c_in: int, depth_multiplier: int = 1, bias: bool = True) -> int:
+    """Trainable parameters of a Keras ``DepthwiseConv2D((kh, kw))`` layer.
+
+    Defined in chapter "Depthwise separable convolution".
+
+    ``depth_multiplier`` kernels of ``kh x kw`` per input channel, and one
+    bias per output channel.
+
+    >>> depthwise_conv2d_params(3, 3, 32)
+    320
+    """
+    outputs = c_in * depth_multiplier
+    return kh * kw * outputs + (outputs if bias else 0)
 
 
 def conv2d_macs(h_out: int, w_out: int, kh: int, kw: int, c_in: int, c_out: int) -> int:
@@ -317,6 +426,60 @@ def conv2d_macs(h_out: int, w_out: int, kh: int, kw: int, c_in: int, c_out: int)
     194688
     """
     return h_out * w_out * c_out * (kh * kw * c_in)
+
+
+def depthwise_conv2d_macs(
+    h_out: int, w_out: int, kh: int, kw: int, c_in: int, depth_multiplier: int = 1
+) -> int:
+    """Multiply-adds of one depthwise conv layer on one image.
+
+    Defined in chapter "Depthwise separable convolution".
+
+    Each of the ``h_out * w_out * c_in * depth_multiplier`` outputs is a sum
+    of ``kh * kw`` products: one channel's window, not all of them.
+
+    >>> depthwise_conv2d_macs(28, 28, 3, 3, 32)
+    225792
+    """
+    return h_out * w_out * c_in * depth_multiplier * kh * kw
+
+
+def separable_conv2d_macs(
+    h_out: int, w_out: int, kh: int, kw: int, c_in: int, c_out: int, depth_multiplier: int = 1
+) -> int:
+    """Multiply-adds of one separable conv layer on one image: depthwise + pointwise.
+
+    Defined in chapter "Depthwise separable convolution".
+
+    The pointwise (1x1) step computes ``h_out * w_out * c_out`` outputs, each
+    a sum of ``c_in * depth_multiplier`` products.
+
+    >>> separable_conv2d_macs(28, 28, 3, 3, 32, 32)
+    1028608
+    """
+    depthwise = depthwise_conv2d_macs(h_out, w_out, kh, kw, c_in, depth_multiplier)
+    pointwise = h_out * w_out * c_out * c_in * depth_multiplier
+    return depthwise + pointwise
+
+
+def separable_cost_ratio(k: int | tuple[int, int], c_out: int) -> float:
+    """Multiply-adds of a separable conv divided by those of a standard conv.
+
+    Defined in chapter "Depthwise separable convolution".
+
+    For a ``k x k`` kernel (or ``(kh, kw)``), ``c_out`` output channels and a
+    depth multiplier of 1, the ratio is exactly ``1 / c_out + 1 / k**2``,
+    whatever the input channels and the image size (Howard et al., 2017).
+    It is also the ratio of the weights when biases are left out.
+
+    >>> separable_cost_ratio(3, 32)  # 1/32 + 1/9
+    0.1423611111111111
+    """
+    _check_positive_int(c_out, "separable_cost_ratio", "c_out")
+    area = _area(k)
+    if area < 1:
+        raise ValueError(f"separable_cost_ratio: the kernel must have at least one cell; got k={k!r}")
+    return 1 / c_out + 1 / area
 
 
 def receptive_field(layers: Sequence[tuple[int, int]]) -> list[int]:
@@ -476,3 +639,46 @@ def _check_pool_args(
     _check_padding(padding, "pool2d", allow_int=False)
     if padding == "valid":
         _check_window_fits(x.shape[:2], (size, size), padding, "pool2d", "window")
+
+
+def _check_depthwise_args(x: np.ndarray, kernel: np.ndarray, stride: object, padding: object, fn: str) -> None:
+    if x.ndim != 3:
+        raise ValueError(f"{fn}: x must have 3 dims (H, W, C_in); got shape {x.shape}")
+    if kernel.ndim != 4:
+        raise ValueError(
+            f"{fn}: depthwise_kernel must have 4 dims (kh, kw, C_in, depth_multiplier), "
+            f"the layout of Keras' DepthwiseConv2D; got shape {kernel.shape}"
+        )
+    if kernel.shape[2] != x.shape[2]:
+        raise ValueError(
+            f"{fn}: channel mismatch: x has C_in={x.shape[2]} channels (shape {x.shape}) "
+            f"but depthwise_kernel has C_in={kernel.shape[2]} (shape {kernel.shape}); "
+            "expected (kh, kw, C_in, depth_multiplier)"
+        )
+    if min(kernel.shape) < 1:
+        raise ValueError(f"{fn}: depthwise_kernel has an empty axis: shape {kernel.shape}")
+    _check_positive_int(stride, fn, "stride")
+    _check_padding(padding, fn)
+    kh, kw = kernel.shape[:2]
+    padded = [n + sum(_pad_amounts(n, k, stride, padding)) for n, k in zip(x.shape[:2], (kh, kw))]
+    _check_window_fits(tuple(padded), (kh, kw), padding, fn, "kernel")
+
+
+def _check_pointwise_kernel(depthwise_kernel: np.ndarray, pointwise_kernel: np.ndarray) -> None:
+    fn = "separable_conv2d"
+    inner = depthwise_kernel.shape[2] * depthwise_kernel.shape[3]
+    if pointwise_kernel.ndim != 4 or pointwise_kernel.shape[:3] != (1, 1, inner):
+        raise ValueError(
+            f"{fn}: pointwise_kernel must have shape (1, 1, C_in * depth_multiplier, C_out) = "
+            f"(1, 1, {inner}, C_out) for a depthwise_kernel of shape {depthwise_kernel.shape}; "
+            f"got shape {pointwise_kernel.shape}"
+        )
+
+
+def _add_bias(out: np.ndarray, bias: np.ndarray | None, fn: str, expected: str) -> np.ndarray:
+    if bias is None:
+        return out
+    bias = np.asarray(bias)
+    if bias.shape != (out.shape[-1],):
+        raise ValueError(f"{fn}: bias must have shape ({expected},) = ({out.shape[-1]},); got shape {bias.shape}")
+    return out + bias
