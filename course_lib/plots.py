@@ -248,3 +248,223 @@ def show_misclassified(
         raise ValueError("show_misclassified: no misclassified images in this split.")
     titles = [f"{class_names[split.y[i]]}\n/ {class_names[y_pred[i]]}" for i in wrong]
     return show_images(split.x[wrong], titles=titles, ncols=ncols, size=1.3)
+
+
+def _augmented_copies(image: np.ndarray, augmentation, n: int, fn: str) -> np.ndarray:
+    """``n`` independent draws of ``augmentation`` on one (H, W, C) image, as an (n, H, W, C) array."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3:
+        raise ValueError(f"{fn}: expected one image (H, W) or (H, W, C); got shape {image.shape}.")
+    if not callable(augmentation):
+        raise TypeError(f"{fn}: augmentation must be callable (e.g. augment.pipeline()); got {type(augmentation).__name__}.")
+    batch = np.repeat(image[None], n, axis=0)
+    return np.asarray(augmentation(batch, training=True))
+
+
+def show_augmentations(image: np.ndarray, augmentation, n: int = 15, ncols: int = 8, size: float = 1.1) -> plt.Figure:
+    """Show one image and ``n`` random draws of ``augmentation`` applied to it.
+
+    Defined in chapter "Data augmentation".
+
+    The first panel is the original; the others are one batch of ``n``
+    copies passed through ``augmentation(..., training=True)``, so each
+    copy gets its own random transformation.
+    """
+    if n < 1:
+        raise ValueError(f"show_augmentations: n must be at least 1; got {n}.")
+    draws = _augmented_copies(image, augmentation, n, "show_augmentations")
+    original = np.asarray(image).reshape(draws.shape[1:])
+    images = np.concatenate([original[None], draws])
+    titles = ["original"] + [f"draw {i + 1}" for i in range(n)]
+    return show_images(images, titles=titles, ncols=ncols, size=size)
+
+
+def show_augmented_classes(
+    split: Split, augmentation, draws: int = 7, class_names: Sequence[str] = CLASS_NAMES
+) -> plt.Figure:
+    """One row per class: its first image in ``split``, then ``draws`` augmented versions.
+
+    Defined in chapter "Data augmentation".
+    """
+    if draws < 1:
+        raise ValueError(f"show_augmented_classes: draws must be at least 1; got {draws}.")
+    rows = []
+    for label in range(len(class_names)):
+        index = np.flatnonzero(split.y == label)
+        if len(index) == 0:
+            raise ValueError(f"show_augmented_classes: class {label} has no image in {split.name!r}.")
+        image = np.asarray(split.x[index[0]])
+        copies = _augmented_copies(image, augmentation, draws, "show_augmented_classes")
+        rows.append(np.concatenate([image.reshape(copies.shape[1:])[None], copies]))
+    fig = show_images(np.concatenate(rows), ncols=draws + 1, size=0.9)
+    for label, ax in enumerate(fig.axes[:: draws + 1]):
+        ax.text(-4, 14, class_names[label], ha="right", va="center", fontsize=9)
+    fig.axes[0].set_title("original", fontsize=8)
+    fig.subplots_adjust(left=0.2)
+    return fig
+
+
+def plot_mean_std(
+    summary,
+    x: str,
+    group: str,
+    mean: str = "mean",
+    std: str = "std",
+    logx: bool = True,
+    ylabel: str | None = None,
+) -> plt.Figure:
+    """Plot ``mean`` against ``x`` with +-``std`` error bars, one line per value of ``group``.
+
+    Defined in chapter "Data augmentation".
+
+    ``summary`` is a pandas DataFrame with (at least) the columns ``x``,
+    ``group``, ``mean`` and ``std`` (``std`` may be NaN for a single run).
+    """
+    missing = [c for c in (x, group, mean, std) if c not in summary.columns]
+    if missing:
+        raise ValueError(f"plot_mean_std: summary has no column(s) {missing}; it has {list(summary.columns)}.")
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, rows in summary.groupby(group, sort=False):
+        rows = rows.sort_values(x)
+        ax.errorbar(rows[x], rows[mean], yerr=rows[std].fillna(0), marker="o", capsize=4, label=str(label))
+    if logx:
+        ax.set_xscale("log")
+    ax.set(xlabel=x, ylabel=ylabel or mean)
+    ax.grid(True, which="both", alpha=0.4)
+    ax.legend(title=group)
+    return fig
+
+
+def plot_train_val_gap(histories: dict, metric: str = "accuracy", ylim: tuple[float, float] | None = None) -> plt.Figure:
+    """Training (dashed) and validation (solid) ``metric`` of several runs, one colour per run.
+
+    Defined in chapter "Data augmentation".
+
+    The vertical distance between a run's two lines is its generalization gap.
+    """
+    if not histories:
+        raise ValueError("plot_train_val_gap: no runs given.")
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for i, (label, history) in enumerate(histories.items()):
+        logs = getattr(history, "history", history)
+        for key in (metric, f"val_{metric}"):
+            if key not in logs:
+                raise ValueError(f"plot_train_val_gap: run {label!r} has no {key!r}; train it with validation data.")
+        epochs = range(1, len(logs[metric]) + 1)
+        colour = f"C{i}"
+        ax.plot(epochs, logs[metric], "--", color=colour, label=f"{label}: training")
+        ax.plot(epochs, logs[f"val_{metric}"], "-", marker="o", markersize=3, color=colour, label=f"{label}: validation")
+    ax.set(xlabel="epoch", ylabel=metric)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.grid(True)
+    ax.legend()
+    return fig
+
+
+def plot_tradeoffs(results, y: str, xs: Sequence[str], title: str | None = None) -> plt.Figure:
+    """Plot one metric against several costs, one panel per cost, one labelled point per model.
+
+    Defined in chapter "Depthwise separable convolution".
+
+    ``results`` is a pandas ``DataFrame`` with one row per model (the index
+    names the points) and the columns ``y`` (e.g. ``"test accuracy"``) and
+    every name in ``xs`` (e.g. ``"parameters"``, ``"inference ms/image"``).
+    """
+    missing = [name for name in (y, *xs) if name not in results.columns]
+    if missing:
+        raise ValueError(f"plot_tradeoffs: results has no column(s) {missing}; its columns are {list(results.columns)}.")
+    if len(results) == 0:
+        raise ValueError("plot_tradeoffs: results has no rows; expected one row per model.")
+    fig, axes = plt.subplots(1, len(xs), figsize=(4.2 * len(xs), 3.6), squeeze=False)
+    for ax, x in zip(axes[0], xs):
+        ax.scatter(results[x], results[y], s=40)
+        for label, row in results.iterrows():
+            ax.annotate(str(label), (row[x], row[y]), textcoords="offset points", xytext=(5, 4), fontsize=9)
+        ax.set(xlabel=x, ylabel=y)
+        ax.grid(True, alpha=0.4)
+        ax.margins(x=0.25, y=0.15)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_vs_labels(summary, title: str | None = None, chance: float | None = None) -> plt.Figure:
+    """Plot mean test accuracy against the number of labels, one line per method, with ±1 std bars.
+
+    Defined in chapter "Transfer learning".
+
+    ``summary`` is the table ``transfer.summarize_runs`` returns: indexed by
+    the number of labels, columns ``(method, "mean")`` and ``(method, "std")``.
+    ``chance`` draws the accuracy of guessing as a dashed line.
+    """
+    columns = getattr(summary, "columns", None)
+    if columns is None or getattr(columns, "nlevels", 1) != 2:
+        raise ValueError("plot_accuracy_vs_labels: expected the table of transfer.summarize_runs, with (method, statistic) columns.")
+    methods = list(dict.fromkeys(m for m, _ in columns))
+    if not methods or any((m, "mean") not in columns for m in methods):
+        raise ValueError("plot_accuracy_vs_labels: every method needs a 'mean' column.")
+    labels = np.asarray(summary.index, dtype=float)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for method in methods:
+        mean = summary[(method, "mean")].to_numpy(dtype=float)
+        std = summary[(method, "std")].to_numpy(dtype=float) if (method, "std") in columns else None
+        std = None if std is None or np.isnan(std).all() else np.nan_to_num(std)
+        ax.errorbar(labels, mean, yerr=std, marker="o", capsize=4, label=method)
+    if chance is not None:
+        ax.axhline(chance, color="gray", linestyle="--", linewidth=1, label="chance")
+    if len(labels) > 1:
+        ax.set_xscale("log")
+    ax.set_xticks(labels, [f"{n:g}" for n in labels])
+    ax.minorticks_off()
+    ax.set(xlabel="labelled target examples", ylabel="test accuracy", title=title or "")
+    ax.grid(True, alpha=0.4)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_search_progress(progress: dict) -> plt.Figure:
+    """Best validation accuracy found so far, against trials and against wall time.
+
+    Defined in chapter "Architecture search with Keras Tuner".
+
+    ``progress`` maps a tuner's name to its ``tuning.best_so_far`` frame.
+    """
+    fig, (by_trial, by_time) = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for name, frame in progress.items():
+        by_trial.step(frame["trial"], frame["best_val_accuracy"], where="post", marker="o", label=name)
+        by_time.step(frame["seconds"] / 60, frame["best_val_accuracy"], where="post", marker="o", label=name)
+    by_trial.set(xlabel="trials", ylabel="best validation accuracy so far")
+    by_time.set(xlabel="wall time of the trials (minutes)")
+    by_trial.legend()
+    for ax in (by_trial, by_time):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_pareto(frame, front, budget: int | None = None) -> plt.Figure:
+    """Validation accuracy against parameters for every trial, with the Pareto front.
+
+    Defined in chapter "Architecture search with Keras Tuner".
+
+    ``frame`` holds the trials (columns ``params``, ``val_accuracy`` and
+    optionally ``tuner``); ``front`` its ``tuning.pareto_front``; ``budget`` draws
+    a vertical line at the parameter budget.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    groups = frame.groupby("tuner") if "tuner" in frame.columns else [("trials", frame)]
+    for name, group in groups:
+        ax.scatter(group["params"], group["val_accuracy"], label=name, alpha=0.7)
+    ax.step(front["params"], front["val_accuracy"], where="post", color="black", label="Pareto front")
+    if budget is not None:
+        ax.axvline(budget, color="grey", linestyle="--", label=f"budget ({budget:,})")
+    ax.set(xscale="log", xlabel="parameters", ylabel="validation accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig

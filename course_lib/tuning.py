@@ -663,3 +663,56 @@ def retrain_best(
         model, train, valid, epochs=epochs, batch_size=batch_size, run_dir=run_dir, patience=patience, verbose=verbose
     )
     return model, history
+
+
+# --------------------------------------------------------------------------
+# Reading the results
+# --------------------------------------------------------------------------
+
+
+def _check_frame(frame: object, fn: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{fn}: expected the DataFrame of results_frame(); got {type(frame).__name__}.")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{fn}: the frame lacks columns {missing}; pass the DataFrame of results_frame().")
+    return frame
+
+
+def best_so_far(frame: pd.DataFrame) -> pd.DataFrame:
+    """The search's progress: best validation accuracy after each trial.
+
+    Defined in chapter "Architecture search with Keras Tuner".
+
+    Returns a frame with one row per trial, in the order the trials ran:
+    ``trial`` (1, 2, ...), ``seconds`` (cumulative wall time of the trials so
+    far) and ``best_val_accuracy`` (the best completed trial so far; NaN
+    until one completes). Failed (rejected) trials count as trials and add
+    their (short) time.
+    """
+    frame = _check_frame(frame, "best_so_far", ("val_accuracy", "wall_time_s"))
+    scores = frame["val_accuracy"].astype(float).to_numpy()
+    seconds = np.nan_to_num(frame["wall_time_s"].astype(float).to_numpy())
+    best = pd.Series(scores).cummax().ffill().to_numpy()  # a failed trial keeps the best so far
+    return pd.DataFrame(
+        {"trial": np.arange(1, len(frame) + 1), "seconds": np.cumsum(seconds), "best_val_accuracy": best}
+    )
+
+
+def pareto_front(frame: pd.DataFrame) -> pd.DataFrame:
+    """The completed trials no other trial beats with fewer parameters.
+
+    Defined in chapter "Architecture search with Keras Tuner".
+
+    A trial is on the front when every trial with at most as many parameters
+    has a lower validation accuracy: it is the best model of its size. Rows
+    are sorted by parameter count.
+    """
+    frame = _check_frame(frame, "pareto_front", ("val_accuracy", "params"))
+    done = frame.dropna(subset=["val_accuracy", "params"]).sort_values(["params", "val_accuracy"], ascending=[True, False])
+    keep, best = [], -np.inf
+    for index, row in done.iterrows():
+        if row["val_accuracy"] > best:
+            keep.append(index)
+            best = row["val_accuracy"]
+    return done.loc[keep]

@@ -471,3 +471,57 @@ def test_make_tuner_runs_trials_under_a_strategy(tmp_path):
     assert tuner.distribution_strategy is strategy
     tuning.search(tuner, toy_split(32), toy_split(16, seed=1, name="valid"), epochs=1)
     assert list(tuning.results_frame(tuner)["status"]) == ["COMPLETED"]
+
+
+# -- reading the results -----------------------------------------------------
+
+
+def _frame():
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "trial_id": ["0", "1", "2", "3", "4"],
+            "status": ["COMPLETED", "FAILED", "COMPLETED", "COMPLETED", "COMPLETED"],
+            "val_accuracy": [0.80, float("nan"), 0.85, 0.83, 0.90],
+            "params": [50_000, 400_000, 20_000, 10_000, 200_000],
+            "wall_time_s": [10.0, 0.5, 12.0, 8.0, 20.0],
+        }
+    )
+
+
+def test_best_so_far_is_the_running_maximum_with_cumulative_time():
+    progress = tuning.best_so_far(_frame())
+    assert progress["trial"].tolist() == [1, 2, 3, 4, 5]
+    assert progress["best_val_accuracy"].tolist() == [0.80, 0.80, 0.85, 0.85, 0.90]
+    assert progress["seconds"].tolist() == [10.0, 10.5, 22.5, 30.5, 50.5]
+
+
+def test_pareto_front_keeps_the_best_model_of_each_size():
+    front = tuning.pareto_front(_frame())
+    # 10k (0.83) -> 20k (0.85) -> 200k (0.90); 50k (0.80) is beaten by the smaller 20k model
+    assert front["params"].tolist() == [10_000, 20_000, 200_000]
+    assert front["val_accuracy"].tolist() == [0.83, 0.85, 0.90]
+
+
+def test_result_readers_refuse_other_input():
+    import pandas as pd
+
+    with pytest.raises(TypeError, match="results_frame"):
+        tuning.best_so_far([0.1, 0.2])
+    with pytest.raises(ValueError, match="lacks columns"):
+        tuning.pareto_front(pd.DataFrame({"val_accuracy": [0.5]}))
+
+
+def test_search_plots_draw_every_tuner():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_lib import plots
+
+    frame = _frame().assign(tuner=["random", "random", "bayesian", "bayesian", "bayesian"])
+    fig = plots.plot_search_progress({"random": tuning.best_so_far(frame[:2]), "bayesian": tuning.best_so_far(frame[2:])})
+    assert len(fig.axes) == 2 and len(fig.axes[0].get_legend().get_texts()) == 2
+    fig = plots.plot_pareto(frame, tuning.pareto_front(frame), budget=265_290)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "Pareto front" in labels and "budget (265,290)" in labels
