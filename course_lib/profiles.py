@@ -62,7 +62,8 @@ class Profile:
     pretrain_epochs : int
         Epochs of that pretraining.
     transfer_epochs : int
-        Maximum epochs of each few-label training in the transfer experiment.
+        Epochs of each few-label training in the transfer experiment (an epoch
+        repeats the labelled examples to at least 1,000 images).
     tuning_train_size : int
         Training images of each trial of an architecture search.
     tuning_epochs : int

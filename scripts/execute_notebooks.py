@@ -35,7 +35,6 @@ def execute(path: Path) -> float:
 
 def main(argv: list[str]) -> int:
     paths = [Path(p).resolve() for p in argv] or sorted((ROOT / "book").glob("*.ipynb"))
-    record = json.loads(TIMES.read_text()) if TIMES.exists() else {"notebooks": {}}
     profile = os.environ.get("COURSE_PROFILE", "full")
     for path in paths:
         shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
@@ -43,11 +42,12 @@ def main(argv: list[str]) -> int:
         seconds = execute(path)
         print(f"  {seconds:7.1f} s", flush=True)
         if profile == "full" and path.parent == ROOT / "book":
+            # read just before writing: another execution may have recorded its chapter meanwhile
+            record = json.loads(TIMES.read_text()) if TIMES.exists() else {"notebooks": {}}
             record["notebooks"][path.name] = round(seconds, 1)
-    if profile == "full":
-        record["hardware"] = hardware()
-        record["versions"] = package_versions()
-        TIMES.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+            record["hardware"] = hardware()
+            record["versions"] = package_versions()
+            TIMES.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     return 0
 
 
