@@ -34,6 +34,7 @@ import contextlib
 import math
 import os
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -258,11 +259,7 @@ class CNNHyperModel(keras_tuner.HyperModel):
                 "trial skipped without training."
             )
         model = self.architecture(hp)
-        if hp.get("optimizer") == "adam":
-            optimizer = keras.optimizers.Adam(learning_rate=hp.get("learning_rate"))
-        else:
-            optimizer = keras.optimizers.SGD(learning_rate=hp.get("learning_rate"), momentum=0.9, nesterov=True)
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        compile_for(model, hp)
         return model
 
     def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, train: Split, valid: Split, **kwargs) -> dict:
@@ -289,6 +286,29 @@ class CNNHyperModel(keras_tuner.HyperModel):
             SECONDS_METRIC: float(seconds),
             EPOCHS_METRIC: float(len(history.history.get("loss", []))),
         }
+
+
+def compile_for(
+    model: keras.Model, hp: keras_tuner.HyperParameters, decay_steps: int | None = None
+) -> keras.Model:
+    """Compile ``model`` with the optimizer and learning rate that ``hp`` chose.
+
+    Defined in chapter "Architecture search with Keras Tuner".
+
+    With ``decay_steps``, the learning rate starts at the chosen value and
+    follows a cosine decay to zero over that many steps (the schedule of
+    chapter "A CNN classifier"); without it, it stays constant, as in the
+    search's short trials.
+    """
+    rate = hp.get("learning_rate")
+    if decay_steps is not None:
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=_positive_int(decay_steps, "compile_for", "decay_steps"))
+    if hp.get("optimizer") == "adam":
+        optimizer = keras.optimizers.Adam(learning_rate=rate)
+    else:
+        optimizer = keras.optimizers.SGD(learning_rate=rate, momentum=0.9, nesterov=True)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
 
 
 # --------------------------------------------------------------------------
@@ -532,10 +552,54 @@ def search(
     _check_not_test(valid, "search")
     epochs = _positive_int(epochs, "search", "epochs")
     batch_size = _positive_int(batch_size, "search", "batch_size")
-    tuner.search(
-        train, valid, epochs=epochs, batch_size=batch_size, callbacks=list(callbacks or []), verbose=verbose
-    )
+    with _tracebacks_silenced():
+        tuner.search(
+            train, valid, epochs=epochs, batch_size=batch_size, callbacks=list(callbacks or []), verbose=verbose
+        )
+    _warn_about_crashes(tuner)
     return tuner
+
+
+@contextlib.contextmanager
+def _tracebacks_silenced() -> Iterator[None]:
+    """Stop Keras Tuner printing a traceback for every failed trial.
+
+    With its default ``DEBUG = True``, Keras Tuner prints the full traceback of
+    each trial that raised, including the ``FailedTrialError`` of every
+    over-budget configuration that ``CNNHyperModel.build`` rejects on purpose.
+    The message is kept with the trial either way (``trial.message``).
+    """
+    from keras_tuner.src import config
+
+    debug = config.DEBUG
+    config.DEBUG = False
+    try:
+        yield
+    finally:
+        config.DEBUG = debug
+
+
+def _warn_about_crashes(tuner: keras_tuner.Tuner) -> None:
+    """Warn about trials that crashed, as opposed to configurations rejected on purpose.
+
+    Keras Tuner marks both FAILED; a rejection raised ``FailedTrialError``
+    (``CNNHyperModel.build`` over the budget), a crash raised anything else.
+    """
+    trials = getattr(tuner.oracle, "trials", None)
+    if trials is None:  # a worker of a distributed search: the chief holds the trials
+        return
+    crashed = [
+        t for t in trials.values() if t.status in ("FAILED", "INVALID") and "FailedTrialError" not in (t.message or "")
+    ]
+    if crashed:
+        last = (crashed[-1].message or "").strip().splitlines()
+        warnings.warn(
+            f"search: {len(crashed)} trial(s) crashed, e.g. trial {crashed[-1].trial_id}: "
+            f"{last[-1] if last else 'no message'}. Their tracebacks are in trial.message "
+            "(tuner.oracle.trials); a configuration rejected on purpose raises FailedTrialError instead.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _oracle_of(tuner: keras_tuner.Tuner, fn: str):
@@ -609,6 +673,7 @@ def retrain_best(
     run_dir: str | os.PathLike | None = None,
     patience: int | None = None,
     seed: int | None = None,
+    cosine_decay: bool = False,
     verbose: str | int = 0,
 ) -> tuple[keras.Model, keras.callbacks.History]:
     """Build the best trial's configuration afresh and train it with ``course_lib.train.fit``.
@@ -629,6 +694,10 @@ def retrain_best(
         As in ``course_lib.train.fit``.
     seed : int, optional
         Seed for the new model's initial weights; by default the hypermodel's.
+    cosine_decay : bool, default False
+        Decay the chosen learning rate to zero over the ``epochs`` (cosine
+        schedule, see ``compile_for``) instead of keeping it constant as the
+        search did. A long training usually ends better with it.
 
     Returns
     -------
@@ -658,7 +727,12 @@ def retrain_best(
     hypermodel = tuner.hypermodel
     if seed is not None and isinstance(hypermodel, CNNHyperModel):
         hypermodel = CNNHyperModel(max_params=hypermodel.max_params, seed=seed, name=hypermodel.name)
-    model = hypermodel.build(best.hyperparameters.copy())
+    hp = best.hyperparameters.copy()
+    model = hypermodel.build(hp)
+    if cosine_decay:
+        epochs = _positive_int(epochs, "retrain_best", "epochs")
+        batch_size = _positive_int(batch_size, "retrain_best", "batch_size")
+        compile_for(model, hp, decay_steps=epochs * math.ceil(len(train) / batch_size))
     history = training.fit(
         model, train, valid, epochs=epochs, batch_size=batch_size, run_dir=run_dir, patience=patience, verbose=verbose
     )

@@ -256,10 +256,39 @@ def test_retrain_best_trains_the_winner_afresh(small_search, tmp_path):
         tuning.retrain_best(tuner, toy_split(64), toy_split(64, name="test"), epochs=1)
 
 
-def test_over_budget_trials_fail_fast_without_ending_the_search(tmp_path):
+def test_retrain_best_can_decay_the_learning_rate_to_zero(small_search, tmp_path):
+    tuner, _ = small_search
+    chosen = tuner.oracle.get_best_trials(1)[0].hyperparameters.get("learning_rate")
+    model, history = tuning.retrain_best(
+        tuner, toy_split(128), toy_split(64, seed=1, name="valid"), epochs=2, batch_size=32, seed=0, cosine_decay=True
+    )
+    schedule = model.optimizer._learning_rate
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+    assert schedule.decay_steps == 2 * 4 and float(schedule(0)) == pytest.approx(chosen)
+    assert int(model.optimizer.iterations) == 8 and float(model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_compile_for_uses_the_chosen_optimizer_and_rate(optimizer):
+    hp = keras_tuner.HyperParameters()
+    hp.values.update(optimizer=optimizer, learning_rate=3e-3)
+    model = tuning.CNNHyperModel().architecture(hp)
+    tuning.compile_for(model, hp)
+    expected = keras.optimizers.Adam if optimizer == "adam" else keras.optimizers.SGD
+    assert isinstance(model.optimizer, expected)
+    assert float(model.optimizer.learning_rate) == pytest.approx(3e-3)
+    with pytest.raises(ValueError, match="decay_steps must be a positive integer"):
+        tuning.compile_for(model, hp, decay_steps=0)
+
+
+def test_over_budget_trials_fail_fast_without_ending_the_search(tmp_path, capfd):
     # 33,000 parameters: barely above the smallest model, so most configurations are rejected.
     tuner = tuning.make_tuner("random", max_trials=4, epochs=1, directory=tmp_path, max_params=33_000, seed=0)
     tuning.search(tuner, toy_split(64), toy_split(32, seed=1, name="valid"), epochs=1)
+    # A rejection is expected, not an error: no traceback on screen, the reason kept with the trial.
+    assert "Traceback" not in capfd.readouterr().err
+    rejected = [t for t in tuner.oracle.trials.values() if t.status == "FAILED"]
+    assert rejected and all("above the budget" in t.message for t in rejected)
     frame = tuning.results_frame(tuner)
     assert len(frame) == 4
     failed = frame[frame["status"] == "FAILED"]
@@ -268,6 +297,23 @@ def test_over_budget_trials_fail_fast_without_ending_the_search(tmp_path):
     if failed.shape[0] == 4:
         with pytest.raises(ValueError, match="has no completed trial"):
             tuning.retrain_best(tuner, toy_split(64), toy_split(32, name="valid"), epochs=1)
+
+
+class CrashingHyperModel(tuning.CNNHyperModel):
+    """Builds a model whose training crashes: a bug, not a rejected configuration."""
+
+    def fit(self, hp, model, train, valid, **kwargs):
+        raise RuntimeError("simulated crash in training")
+
+
+def test_a_crashed_trial_is_reported_with_a_warning(tmp_path, capfd):
+    tuner = tuning.make_tuner(
+        "random", max_trials=1, epochs=1, directory=tmp_path, hypermodel=CrashingHyperModel(seed=0), seed=0
+    )
+    with pytest.warns(RuntimeWarning, match="1 trial\\(s\\) crashed.*simulated crash in training"):
+        tuning.search(tuner, toy_split(64), toy_split(32, seed=1, name="valid"), epochs=1)
+    assert "Traceback" not in capfd.readouterr().err
+    assert tuning.results_frame(tuner)["status"].tolist() == ["FAILED"]
 
 
 def test_results_frame_refuses_a_worker(tmp_path, monkeypatch):
