@@ -63,11 +63,17 @@ class Profile:
         Epochs of that pretraining.
     transfer_epochs : int
         Epochs of each few-label training in the transfer experiment (an epoch
-        repeats the labelled examples to at least 1,000 images).
+        repeats the labelled examples to at least 1,000 images): enough for
+        training from scratch to converge.
+    transfer_short_epochs : int
+        Epochs of the same trainings at a short budget, where training from
+        scratch is still limited by its steps.
     tuning_train_size : int
         Training images of each trial of an architecture search.
     tuning_epochs : int
         Epochs of each trial (Hyperband's maximum).
+    tuning_retrain_epochs : int
+        Epochs of the search winner's final training on the full training set.
     """
 
     name: str
@@ -90,8 +96,10 @@ class Profile:
     pretrain_size: int
     pretrain_epochs: int
     transfer_epochs: int
+    transfer_short_epochs: int
     tuning_train_size: int
     tuning_epochs: int
+    tuning_retrain_epochs: int
 
     def as_dict(self) -> dict[str, object]:
         """Return the profile's fields as a plain dictionary."""
@@ -119,9 +127,11 @@ PROFILES: dict[str, Profile] = {
         transfer_seeds=5,
         pretrain_size=20_000,
         pretrain_epochs=3,
-        transfer_epochs=2,
-        tuning_train_size=5_000,
-        tuning_epochs=2,
+        transfer_epochs=10,
+        transfer_short_epochs=2,
+        tuning_train_size=8_000,
+        tuning_epochs=4,
+        tuning_retrain_epochs=15,
     ),
     "fast": Profile(
         name="fast",
@@ -144,8 +154,10 @@ PROFILES: dict[str, Profile] = {
         pretrain_size=1_000,
         pretrain_epochs=1,
         transfer_epochs=1,
+        transfer_short_epochs=1,
         tuning_train_size=500,
         tuning_epochs=1,
+        tuning_retrain_epochs=1,
     ),
 }
 
