@@ -21,6 +21,7 @@ import tensorflow as tf  # noqa: E402
 
 from course_lib import models, train, tuning  # noqa: E402
 from course_lib.data import Split  # noqa: E402
+from toy import toy_split  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,17 +40,6 @@ SEED_VALUES = dict(
     optimizer="adam",
     learning_rate=1e-3,
 )
-
-
-def toy_split(n: int = 64, seed: int = 0, name: str = "toy") -> Split:
-    """Images whose class is written in their brightest quadrant: learnable in a few steps."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 4, n)
-    x = rng.normal(0, 0.1, (n, 28, 28, 1)).astype(np.float32)
-    for i, label in enumerate(y):
-        r, c = divmod(int(label), 2)
-        x[i, r * 14 : r * 14 + 14, c * 14 : c * 14 + 14] += 1
-    return Split(x, y, name)
 
 
 def hyperparameters(**values) -> keras_tuner.HyperParameters:
@@ -378,28 +368,18 @@ PROCESS_SCRIPT = textwrap.dedent(
     """
     import json, os, sys
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import numpy as np
     import tensorflow as tf
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     from course_lib import tuning
-    from course_lib.data import Split
-
-    def toy(n, seed, name):
-        rng = np.random.default_rng(seed)
-        y = rng.integers(0, 4, n)
-        x = rng.normal(0, 0.1, (n, 28, 28, 1)).astype(np.float32)
-        for i, label in enumerate(y):
-            r, c = divmod(int(label), 2)
-            x[i, r * 14 : r * 14 + 14, c * 14 : c * 14 + 14] += 1
-        return Split(x, y, name)
+    from toy import toy_split
 
     tuner = tuning.make_tuner("random", max_trials=int(sys.argv[2]), epochs=1, directory=sys.argv[1],
                               project_name="distributed", max_params=None, seed=7)
     ran = []
     original = tuner.on_trial_begin
     tuner.on_trial_begin = lambda trial: (ran.append(trial.trial_id), original(trial))
-    tuning.search(tuner, toy(64, 0, "train"), toy(32, 1, "valid"), epochs=1, batch_size=32)
+    tuning.search(tuner, toy_split(64, 0, "train"), toy_split(32, 1, "valid"), epochs=1, batch_size=32)
     report = {"tuner_id": os.environ["KERASTUNER_TUNER_ID"], "ran": ran}
     if os.environ["KERASTUNER_TUNER_ID"] == "chief":
         frame = tuning.results_frame(tuner)
@@ -434,7 +414,7 @@ def test_a_chief_and_two_workers_run_every_trial_exactly_once(tmp_path):
                 "KERASTUNER_TUNER_ID": tuner_id,
                 "KERASTUNER_ORACLE_IP": "127.0.0.1",
                 "KERASTUNER_ORACLE_PORT": str(port),
-                "PYTHONPATH": str(REPO),
+                "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")]),  # course_lib and toy.py
                 "CUDA_VISIBLE_DEVICES": "",
             }
             log = tmp_path / f"{tuner_id}.log"
