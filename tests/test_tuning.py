@@ -246,10 +246,10 @@ def test_retrain_best_trains_the_winner_afresh(small_search, tmp_path):
         tuning.retrain_best(tuner, toy_split(64), toy_split(64, name="test"), epochs=1)
 
 
-def test_retrain_best_can_decay_the_learning_rate_to_zero(small_search, tmp_path):
+def test_retrain_best_can_decay_the_learning_rate_to_zero(small_search):
     tuner, _ = small_search
     chosen = tuner.oracle.get_best_trials(1)[0].hyperparameters.get("learning_rate")
-    model, history = tuning.retrain_best(
+    model, _ = tuning.retrain_best(
         tuner, toy_split(128), toy_split(64, seed=1, name="valid"), epochs=2, batch_size=32, seed=0, cosine_decay=True
     )
     schedule = model.optimizer._learning_rate
