@@ -59,6 +59,10 @@ MAX_FILTERS = 128
 PARAMS_METRIC = "num_params"
 SECONDS_METRIC = "wall_time_s"
 EPOCHS_METRIC = "epochs_trained"
+OVER_BUDGET_METRIC = "over_budget"
+
+OVER_BUDGET_SCORE = 0.0
+"""The score an over-budget configuration gets in a search: the worst accuracy there is."""
 
 
 # --------------------------------------------------------------------------
@@ -101,8 +105,9 @@ class CNNHyperModel(keras_tuner.HyperModel):
     ----------
     max_params : int, optional
         Parameter budget. ``build`` raises ``keras_tuner.errors.FailedTrialError``
-        for a larger configuration, so the tuner records the trial as
-        ``FAILED`` without training it and moves on.
+        for a larger configuration. The tuners of ``make_tuner`` do not even
+        build it: they score it ``OVER_BUDGET_SCORE`` (0) without training,
+        so the oracle learns that the region is out of bounds.
     seed : int, optional
         Seeds the weights of every model this hypermodel builds (the same seed
         for every trial), so two trials differ only by their hyperparameters.
@@ -192,7 +197,7 @@ class CNNHyperModel(keras_tuner.HyperModel):
 
         The same count as ``architecture(hp).count_params()`` (the tests check
         it), in microseconds rather than the second a Keras model takes to
-        build, so over-budget trials are rejected at no cost. With kernel
+        build, so over-budget configurations are turned away at no cost. With kernel
         side k, c_in input and c_out output channels: a Conv2D has
         k*k*c_in*c_out weights, a SeparableConv2D k*k*c_in (depthwise) +
         c_in*c_out (pointwise); each has c_out biases without batch
@@ -316,6 +321,45 @@ def compile_for(
 # --------------------------------------------------------------------------
 
 
+class _ScoreOverBudgetAsZero:
+    """Tuner mixin: an over-budget configuration scores ``OVER_BUDGET_SCORE``, untrained.
+
+    Rejecting it with ``FailedTrialError`` leaves the trial without a score, so
+    a Bayesian oracle learns nothing from it and may propose the same
+    configuration again (it did, in the chapter's first searches). The worst
+    possible accuracy, 0, tells the oracle that the region is worthless and
+    never ranks the configuration above a trained one; the trial records
+    ``over_budget = 1`` and no time.
+    """
+
+    def run_trial(self, trial, *args, **kwargs):
+        hypermodel = self.hypermodel
+        budget = getattr(hypermodel, "max_params", None)
+        if isinstance(hypermodel, CNNHyperModel) and budget is not None:
+            params = hypermodel.count_params(trial.hyperparameters)
+            if params > budget:
+                return {
+                    OBJECTIVE: OVER_BUDGET_SCORE,
+                    PARAMS_METRIC: float(params),
+                    SECONDS_METRIC: 0.0,
+                    EPOCHS_METRIC: 0.0,
+                    OVER_BUDGET_METRIC: 1.0,
+                }
+        return super().run_trial(trial, *args, **kwargs)
+
+
+class _RandomSearch(_ScoreOverBudgetAsZero, keras_tuner.RandomSearch):
+    """``keras_tuner.RandomSearch`` that scores over-budget configurations 0, untrained."""
+
+
+class _BayesianOptimization(_ScoreOverBudgetAsZero, keras_tuner.BayesianOptimization):
+    """``keras_tuner.BayesianOptimization`` that scores over-budget configurations 0, untrained."""
+
+
+class _Hyperband(_ScoreOverBudgetAsZero, keras_tuner.Hyperband):
+    """``keras_tuner.Hyperband`` that scores over-budget configurations 0, untrained."""
+
+
 def tuning_dir(root: str | os.PathLike = "_runs", profile: Profile | str | None = None) -> Path:
     """The folder that holds a profile's tuner projects: ``root/<profile name>/tuning``.
 
@@ -392,7 +436,9 @@ def make_tuner(
         own: it gets as many Hyperband iterations as needed and stops after
         ``max_trials`` trials; its continuations count as trials but train
         fewer epochs, so compare kinds against wall time (or epochs) too.
-        Rejected (over-budget) configurations count as trials.
+        Over-budget configurations count as trials: each is scored
+        ``OVER_BUDGET_SCORE`` (0) without being built or trained, and
+        ``results_frame`` marks it "OVER_BUDGET".
     epochs : int
         Epochs of a trial (``RandomSearch``, ``BayesianOptimization``), the
         longest training of a configuration for Hyperband (``max_epochs``).
@@ -433,23 +479,23 @@ def make_tuner(
         project_name=project_name or kind,
         overwrite=overwrite,
         distribution_strategy=strategy,
-        # Over-budget configurations fail fast; they must not end the search.
+        # Failed trials (e.g. a custom hypermodel's rejections) must not end the search.
         max_consecutive_failed_trials=max_trials + 1,
     )
     # Setting up the space, Keras Tuner builds models with default values for
     # whatever it is not exploring; the budget applies to trials, not to those.
     with _budget_suspended(hypermodel):
         if kind == "random":
-            tuner = keras_tuner.RandomSearch(max_trials=max_trials, **common)
+            tuner = _RandomSearch(max_trials=max_trials, **common)
         elif kind == "bayesian":
             # The default (3 random trials per hyperparameter) would spend the whole
             # budget on random trials; a quarter of it is enough to fit the first model.
-            tuner = keras_tuner.BayesianOptimization(
+            tuner = _BayesianOptimization(
                 max_trials=max_trials, num_initial_points=max(2, max_trials // 4), **common
             )
         else:
             per_iteration, _ = hyperband_trials(epochs)
-            tuner = keras_tuner.Hyperband(
+            tuner = _Hyperband(
                 max_epochs=epochs, factor=3, hyperband_iterations=math.ceil(max_trials / per_iteration), **common
             )
         # The base Oracle stops creating trials once it has max_trials of them.
@@ -625,9 +671,11 @@ def results_frame(tuner: keras_tuner.Tuner) -> pd.DataFrame:
 
     Defined in chapter "Architecture search with Keras Tuner".
 
-    Columns: ``trial_id``, ``status`` ("COMPLETED", "FAILED" for a rejected
-    or crashed configuration, "RUNNING" for an interrupted one...),
-    ``val_accuracy`` (the trial's best epoch), ``params``, ``wall_time_s``,
+    Columns: ``trial_id``, ``status`` ("COMPLETED", "OVER_BUDGET" for a
+    configuration above the parameter budget, scored 0 without
+    training, "FAILED" for a rejected or crashed one, "RUNNING" for an
+    interrupted one...), ``val_accuracy`` (the trial's best epoch; NaN when
+    nothing was trained), ``params``, ``wall_time_s``,
     ``epochs`` (trained in this trial), then one column per hyperparameter
     (missing where it does not apply, e.g. ``dense_units`` with a "gap"
     head). Hyperband's bookkeeping values keep their ``tuner/`` prefix.
@@ -644,12 +692,15 @@ def results_frame(tuner: keras_tuner.Tuner) -> pd.DataFrame:
             # A rejected trial never trained, so it recorded nothing: count its parameters now.
             hp = trial.hyperparameters.copy()
             params = float(hypermodel.count_params(hp))
-        status = trial.status
+        status, score = trial.status, _metric(trial, OBJECTIVE)
+        if _metric(trial, OVER_BUDGET_METRIC) == 1.0:
+            # The score of 0 steered the oracle away; it is not a measured accuracy.
+            status, score = "OVER_BUDGET", float("nan")
         rows.append(
             {
                 "trial_id": trial.trial_id,
                 "status": status,
-                OBJECTIVE: _metric(trial, OBJECTIVE),
+                OBJECTIVE: score,
                 "params": params,
                 "wall_time_s": _metric(trial, SECONDS_METRIC),
                 "epochs": _metric(trial, EPOCHS_METRIC),
@@ -661,6 +712,32 @@ def results_frame(tuner: keras_tuner.Tuner) -> pd.DataFrame:
     if rows:
         frame["params"] = frame["params"].astype("Int64")
     return frame
+
+
+def best_trial(tuner: keras_tuner.Tuner) -> keras_tuner.engine.trial.Trial:
+    """The completed trial with the best validation accuracy, among those that trained.
+
+    Defined in chapter "Architecture search with Keras Tuner".
+
+    Unlike ``tuner.oracle.get_best_trials(1)``, never an over-budget
+    configuration (scored 0 without training), even when no trained model
+    did better than 0.
+
+    Raises
+    ------
+    ValueError
+        If no trial has completed within the parameter budget.
+    """
+    _check_tuner(tuner, "best_trial")
+    oracle = _oracle_of(tuner, "best_trial")
+    trained = [t for t in oracle.trials.values() if t.status == "COMPLETED" and _metric(t, OVER_BUDGET_METRIC) != 1.0]
+    if not trained:
+        raise ValueError(
+            f"best_trial: the tuner in {tuner.project_dir} has no completed trial within the parameter budget "
+            f"({len(oracle.trials)} trials in all); run search() first."
+        )
+    # The first of equals, as Keras Tuner's own ranking.
+    return max(trained, key=lambda t: (t.score, -int(t.trial_id) if t.trial_id.isdigit() else 0))
 
 
 def retrain_best(
@@ -714,14 +791,7 @@ def retrain_best(
     _check_tuning_split(train, "retrain_best", "train")
     _check_tuning_split(valid, "retrain_best", "valid")
     _check_not_test(valid, "retrain_best")
-    oracle = _oracle_of(tuner, "retrain_best")
-    completed = [t for t in oracle.trials.values() if t.status == "COMPLETED"]
-    if not completed:
-        raise ValueError(
-            f"retrain_best: the tuner in {tuner.project_dir} has no completed trial "
-            f"({len(oracle.trials)} trials in all); run search() first."
-        )
-    best = oracle.get_best_trials(1)[0]
+    best = best_trial(tuner)
     if seed is not None:
         keras.utils.set_random_seed(seed)
     hypermodel = tuner.hypermodel
@@ -761,8 +831,8 @@ def best_so_far(frame: pd.DataFrame) -> pd.DataFrame:
     Returns a frame with one row per trial, in the order the trials ran:
     ``trial`` (1, 2, ...), ``seconds`` (cumulative wall time of the trials so
     far) and ``best_val_accuracy`` (the best completed trial so far; NaN
-    until one completes). Failed (rejected) trials count as trials and add
-    their (short) time.
+    until one completes). Over-budget and failed trials count as trials and
+    add their (zero or short) time.
     """
     frame = _check_frame(frame, "best_so_far", ("val_accuracy", "wall_time_s"))
     scores = frame["val_accuracy"].astype(float).to_numpy()

@@ -228,13 +228,13 @@ def test_results_frame_has_one_row_per_trial(small_search):
         hp = tuner.oracle.trials[row["trial_id"]].hyperparameters.copy()
         assert row["params"] == tuner.hypermodel.count_params(hp), hp.values
         assert (row["params"] <= tuning.SEED_CNN_PARAMS) == (row["status"] == "COMPLETED")
-    best = tuner.oracle.get_best_trials(1)[0]
-    assert completed["val_accuracy"].max() == pytest.approx(best.score)
+    best = tuning.best_trial(tuner)
+    assert best.status == "COMPLETED" and completed["val_accuracy"].max() == pytest.approx(best.score)
 
 
 def test_retrain_best_trains_the_winner_afresh(small_search, tmp_path):
     tuner, _ = small_search
-    best = tuner.oracle.get_best_trials(1)[0]
+    best = tuning.best_trial(tuner)
     model, history = tuning.retrain_best(
         tuner, toy_split(128), toy_split(64, seed=1, name="valid"), epochs=2, run_dir=tmp_path / "retrain", seed=0
     )
@@ -248,7 +248,7 @@ def test_retrain_best_trains_the_winner_afresh(small_search, tmp_path):
 
 def test_retrain_best_can_decay_the_learning_rate_to_zero(small_search):
     tuner, _ = small_search
-    chosen = tuner.oracle.get_best_trials(1)[0].hyperparameters.get("learning_rate")
+    chosen = tuning.best_trial(tuner).hyperparameters.get("learning_rate")
     model, _ = tuning.retrain_best(
         tuner, toy_split(128), toy_split(64, seed=1, name="valid"), epochs=2, batch_size=32, seed=0, cosine_decay=True
     )
@@ -271,22 +271,42 @@ def test_compile_for_uses_the_chosen_optimizer_and_rate(optimizer):
         tuning.compile_for(model, hp, decay_steps=0)
 
 
-def test_over_budget_trials_fail_fast_without_ending_the_search(tmp_path, capfd):
-    # 33,000 parameters: barely above the smallest model, so most configurations are rejected.
+def test_over_budget_trials_score_zero_without_training(tmp_path, capfd):
+    # 33,000 parameters: barely above the smallest model, so most configurations are over budget.
     tuner = tuning.make_tuner("random", max_trials=4, epochs=1, directory=tmp_path, max_params=33_000, seed=0)
     tuning.search(tuner, toy_split(64), toy_split(32, seed=1, name="valid"), epochs=1)
-    # A rejection is expected, not an error: no traceback on screen, the reason kept with the trial.
     assert "Traceback" not in capfd.readouterr().err
-    rejected = [t for t in tuner.oracle.trials.values() if t.status == "FAILED"]
-    assert rejected and all("above the budget" in t.message for t in rejected)
+    trials = list(tuner.oracle.trials.values())
+    assert all(t.status == "COMPLETED" for t in trials)
     frame = tuning.results_frame(tuner)
     assert len(frame) == 4
-    failed = frame[frame["status"] == "FAILED"]
-    assert len(failed) >= 3 and (failed["params"] > 33_000).all() and failed["val_accuracy"].isna().all()
+    over = frame[frame["status"] == "OVER_BUDGET"]
+    assert len(over) >= 3 and (over["params"] > 33_000).all()
+    # The oracle saw a score of 0; the frame does not pass it off as a measured accuracy.
+    assert over["val_accuracy"].isna().all() and (over["wall_time_s"] == 0).all() and (over["epochs"] == 0).all()
+    scores = {t.trial_id: t.score for t in trials}
+    assert all(scores[i] == pytest.approx(tuning.OVER_BUDGET_SCORE) for i in over["trial_id"])
     assert (frame.loc[frame["status"] == "COMPLETED", "params"] <= 33_000).all()
-    if failed.shape[0] == 4:
-        with pytest.raises(ValueError, match="has no completed trial"):
+    if len(over) == 4:
+        with pytest.raises(ValueError, match="no completed trial within the parameter budget"):
+            tuning.best_trial(tuner)
+        with pytest.raises(ValueError, match="no completed trial within the parameter budget"):
             tuning.retrain_best(tuner, toy_split(64), toy_split(32, name="valid"), epochs=1)
+    else:
+        model, _ = tuning.retrain_best(tuner, toy_split(64), toy_split(32, name="valid"), epochs=1)
+        assert model.count_params() <= 33_000
+
+
+def test_bayesian_oracle_learns_from_over_budget_trials(tmp_path):
+    # A budget most of the space exceeds: with a score for every trial, the oracle
+    # never proposes an over-budget configuration twice.
+    tuner = tuning.make_tuner("bayesian", max_trials=6, epochs=1, directory=tmp_path, max_params=33_000, seed=0)
+    tuning.search(tuner, toy_split(64), toy_split(32, seed=1, name="valid"), epochs=1)
+    frame = tuning.results_frame(tuner)
+    assert len(frame) == 6 and frame["status"].isin(["COMPLETED", "OVER_BUDGET"]).all()
+    over = [tuple(sorted(t.hyperparameters.values.items())) for t in tuner.oracle.trials.values()
+            if t.score == pytest.approx(tuning.OVER_BUDGET_SCORE)]
+    assert len(over) == len(set(over))
 
 
 class CrashingHyperModel(tuning.CNNHyperModel):
