@@ -611,9 +611,10 @@ def _tracebacks_silenced() -> Iterator[None]:
     """Stop Keras Tuner printing a traceback for every failed trial.
 
     With its default ``DEBUG = True``, Keras Tuner prints the full traceback of
-    each trial that raised, including the ``FailedTrialError`` of every
-    over-budget configuration that ``CNNHyperModel.build`` rejects on purpose.
-    The message is kept with the trial either way (``trial.message``).
+    each trial that raised, including the ``FailedTrialError`` a hypermodel
+    raises to reject a configuration on purpose (``CNNHyperModel.build`` does
+    over the budget, when a tuner not made by ``make_tuner`` builds it). The
+    message is kept with the trial either way (``trial.message``).
     """
     from keras_tuner.src import config
 
@@ -751,6 +752,7 @@ def retrain_best(
     patience: int | None = None,
     seed: int | None = None,
     cosine_decay: bool = False,
+    augmentation: keras.layers.Layer | None = None,
     verbose: str | int = 0,
 ) -> tuple[keras.Model, keras.callbacks.History]:
     """Build the best trial's configuration afresh and train it with ``course_lib.train.fit``.
@@ -775,6 +777,10 @@ def retrain_best(
         Decay the chosen learning rate to zero over the ``epochs`` (cosine
         schedule, see ``compile_for``) instead of keeping it constant as the
         search did. A long training usually ends better with it.
+    augmentation : keras.layers.Layer, optional
+        Put this layer (e.g. ``augment.pipeline(...)``) in front of the
+        winner, active in training only (``augment.with_augmentation``). It
+        adds no parameters, so the winner stays within the budget.
 
     Returns
     -------
@@ -799,10 +805,17 @@ def retrain_best(
         hypermodel = CNNHyperModel(max_params=hypermodel.max_params, seed=seed, name=hypermodel.name)
     hp = best.hyperparameters.copy()
     model = hypermodel.build(hp)
+    decay_steps = None
     if cosine_decay:
         epochs = _positive_int(epochs, "retrain_best", "epochs")
         batch_size = _positive_int(batch_size, "retrain_best", "batch_size")
-        compile_for(model, hp, decay_steps=epochs * math.ceil(len(train) / batch_size))
+        decay_steps = epochs * math.ceil(len(train) / batch_size)
+    if augmentation is not None:
+        from course_lib import augment
+
+        model = augment.with_augmentation(model, augmentation)
+    if cosine_decay or augmentation is not None:
+        compile_for(model, hp, decay_steps=decay_steps)
     history = training.fit(
         model, train, valid, epochs=epochs, batch_size=batch_size, run_dir=run_dir, patience=patience, verbose=verbose
     )

@@ -258,6 +258,23 @@ def test_retrain_best_can_decay_the_learning_rate_to_zero(small_search):
     assert int(model.optimizer.iterations) == 8 and float(model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
 
 
+def test_retrain_best_can_put_augmentation_in_front(small_search):
+    from course_lib import augment
+
+    tuner, _ = small_search
+    best = tuning.best_trial(tuner)
+    flip = augment.pipeline(flip="horizontal", translation=0, rotation=0, zoom=0, seed=0)
+    model, history = tuning.retrain_best(
+        tuner, toy_split(128), toy_split(64, seed=1, name="valid"), epochs=1, seed=0, augmentation=flip
+    )
+    assert model.layers[0] is flip and len(history.history["loss"]) == 1
+    # No parameters added: the winner stays within the budget it was chosen under.
+    assert model.count_params() == tuner.hypermodel.count_params(best.hyperparameters.copy())
+    assert float(model.optimizer.learning_rate) == pytest.approx(best.hyperparameters.get("learning_rate"))
+    with pytest.raises(TypeError, match="augmentation must be a Keras layer"):
+        tuning.retrain_best(tuner, toy_split(64), toy_split(32, name="valid"), epochs=1, augmentation="flip")
+
+
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_compile_for_uses_the_chosen_optimizer_and_rate(optimizer):
     hp = keras_tuner.HyperParameters()
