@@ -448,7 +448,8 @@ def make_tuner(
         Subfolder of this search; ``kind`` by default.
     seed : int, default 0
         Seed of the oracle (which configurations it proposes) and of the
-        models' initial weights.
+        models' initial weights. Different seeds give different proposals,
+        even neighbouring ones (see ``oracle_seed``).
     overwrite : bool, default False
         False reloads an existing project and continues it; True deletes it.
     hypermodel : keras_tuner.HyperModel, optional
@@ -473,8 +474,7 @@ def make_tuner(
     common = dict(
         hypermodel=hypermodel,
         objective=keras_tuner.Objective(OBJECTIVE, direction="max"),
-        # Keras Tuner reads seed=0 as "no seed" and draws a random one: shift by one.
-        seed=int(seed) + 1,
+        seed=oracle_seed(int(seed)),
         directory=str(directory if directory is not None else tuning_dir()),
         project_name=project_name or kind,
         overwrite=overwrite,
@@ -502,6 +502,24 @@ def make_tuner(
         oracle = getattr(tuner.oracle, "_oracle", tuner.oracle)  # a worker wraps it in an OracleClient
         oracle.max_trials = max_trials
     return tuner
+
+
+SEED_SPACING = 1_000_000
+
+
+def oracle_seed(seed: int) -> int:
+    """The seed ``make_tuner`` gives Keras Tuner's oracle for our ``seed``.
+
+    Defined in chapter "Architecture search with Keras Tuner".
+
+    Keras Tuner draws the n-th random hyperparameter value of a search with
+    seed ``oracle seed + n``, so oracles seeded 1 and 2 replay each other's
+    draws shifted by one value: their searches share configurations. Spacing
+    the seeds ``SEED_SPACING`` apart keeps searches of different seeds
+    independent (a search draws about a dozen values per trial). The result
+    is never 0, which Keras Tuner reads as "no seed".
+    """
+    return 1 + seed * SEED_SPACING
 
 
 @contextlib.contextmanager

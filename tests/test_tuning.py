@@ -314,6 +314,18 @@ def test_over_budget_trials_score_zero_without_training(tmp_path, capfd):
         assert model.count_params() <= 33_000
 
 
+def test_neighbouring_seeds_propose_different_configurations(tmp_path):
+    # Keras Tuner draws value n with seed + n; unspaced, seeds 1 and 2 shared most proposals.
+    proposals = {}
+    for seed in (1, 2):
+        tuner = tuning.make_tuner("random", max_trials=3, epochs=1, directory=tmp_path, project_name=f"s{seed}", seed=seed)
+        oracle = tuner.oracle
+        proposals[seed] = [oracle.populate_space(f"t{i}")["values"] for i in range(3)]
+    firsts = {seed: [v["learning_rate"] for v in values] for seed, values in proposals.items()}
+    assert not set(firsts[1]) & set(firsts[2])
+    assert tuning.oracle_seed(0) == 1 and tuning.oracle_seed(2) - tuning.oracle_seed(1) == tuning.SEED_SPACING
+
+
 def test_bayesian_oracle_learns_from_over_budget_trials(tmp_path):
     # A budget most of the space exceeds: with a score for every trial, the oracle
     # never proposes an over-budget configuration twice.
