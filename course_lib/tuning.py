@@ -685,6 +685,16 @@ def _metric(trial, name: str) -> float:
     return float("nan")
 
 
+def _over_budget(trial) -> bool:
+    """Whether the trial is an over-budget configuration, scored 0 without training."""
+    return _metric(trial, OVER_BUDGET_METRIC) == 1.0
+
+
+def _trials_in_order(oracle) -> list:
+    """The oracle's trials in the order they were created (ids "0", "1", ..., "10")."""
+    return [oracle.trials[i] for i in sorted(oracle.trials, key=lambda t: (len(t), t))]
+
+
 def results_frame(tuner: keras_tuner.Tuner) -> pd.DataFrame:
     """One row per trial: its id, status, score, size, cost and hyperparameters.
 
@@ -704,15 +714,14 @@ def results_frame(tuner: keras_tuner.Tuner) -> pd.DataFrame:
     oracle = _oracle_of(tuner, "results_frame")
     hypermodel = tuner.hypermodel
     rows = []
-    for trial_id in sorted(oracle.trials, key=lambda t: (len(t), t)):
-        trial = oracle.trials[trial_id]
+    for trial in _trials_in_order(oracle):
         params = _metric(trial, PARAMS_METRIC)
         if math.isnan(params) and hasattr(hypermodel, "count_params"):
             # A rejected trial never trained, so it recorded nothing: count its parameters now.
             hp = trial.hyperparameters.copy()
             params = float(hypermodel.count_params(hp))
         status, score = trial.status, _metric(trial, OBJECTIVE)
-        if _metric(trial, OVER_BUDGET_METRIC) == 1.0:
+        if _over_budget(trial):
             # The score of 0 steered the oracle away; it is not a measured accuracy.
             status, score = "OVER_BUDGET", float("nan")
         rows.append(
@@ -749,14 +758,13 @@ def best_trial(tuner: keras_tuner.Tuner) -> keras_tuner.engine.trial.Trial:
     """
     _check_tuner(tuner, "best_trial")
     oracle = _oracle_of(tuner, "best_trial")
-    trained = [t for t in oracle.trials.values() if t.status == "COMPLETED" and _metric(t, OVER_BUDGET_METRIC) != 1.0]
+    trained = [t for t in _trials_in_order(oracle) if t.status == "COMPLETED" and not _over_budget(t)]
     if not trained:
         raise ValueError(
             f"best_trial: the tuner in {tuner.project_dir} has no completed trial within the parameter budget "
             f"({len(oracle.trials)} trials in all); run search() first."
         )
-    # The first of equals, as Keras Tuner's own ranking.
-    return max(trained, key=lambda t: (t.score, -int(t.trial_id) if t.trial_id.isdigit() else 0))
+    return max(trained, key=lambda t: t.score)  # the earliest of equals
 
 
 def retrain_best(
