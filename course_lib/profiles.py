@@ -131,7 +131,7 @@ PROFILES: dict[str, Profile] = {
         transfer_short_epochs=2,
         tuning_train_size=8_000,
         tuning_epochs=4,
-        tuning_retrain_epochs=15,
+        tuning_retrain_epochs=20,
     ),
     "fast": Profile(
         name="fast",
