@@ -38,7 +38,7 @@ SEED_VALUES = dict(
     head="flatten",
     dense_units=128,
     optimizer="adam",
-    learning_rate=1e-3,
+    adam_learning_rate=1e-3,
 )
 
 
@@ -87,10 +87,15 @@ def test_the_space_declares_every_hyperparameter_with_conditions():
     names = {p.name for p in hp.space}
     assert names == {
         "blocks", "filters_1", "filters_2", "filters_3", "conv", "kernel_size", "batch_norm",
-        "dropout", "head", "dense_units", "optimizer", "learning_rate",
+        "dropout", "head", "dense_units", "optimizer", "adam_learning_rate", "sgd_learning_rate",
     }  # fmt: skip
     by_name = {p.name: p for p in hp.space}
-    assert by_name["learning_rate"].sampling == "log"
+    # One rate range per optimizer, each declared only when its optimizer is chosen.
+    for optimizer, low, high in tuning.LEARNING_RATE_RANGES:
+        rate = by_name[f"{optimizer}_learning_rate"]
+        assert rate.sampling == "log" and (rate.min_value, rate.max_value) == (low, high)
+        assert [(c.name, c.values) for c in rate.conditions] == [("optimizer", [optimizer])]
+    assert by_name["sgd_learning_rate"].min_value == 10 * by_name["adam_learning_rate"].min_value
     assert [c.name for c in by_name["filters_3"].conditions] == ["blocks"]
     assert [c.name for c in by_name["dense_units"].conditions] == ["head"]
     # Defaults: two blocks, so filters_3 is inactive and absent from the values.
@@ -105,7 +110,8 @@ def test_the_space_declares_every_hyperparameter_with_conditions():
     ],
 )  # fmt: skip
 def test_build_returns_a_compiled_ten_class_model(values, layer_type, absent):
-    model = tuning.CNNHyperModel(seed=0).build(hyperparameters(learning_rate=3e-3, **values))
+    rate = {f"{values.get('optimizer', 'adam')}_learning_rate": 3e-3}
+    model = tuning.CNNHyperModel(seed=0).build(hyperparameters(**rate, **values))
     assert model.input_shape == (None, 28, 28, 1) and model.output_shape == (None, 10)
     assert any(isinstance(layer, layer_type) for layer in model.layers)
     assert not any(isinstance(layer, absent) for layer in model.layers)
@@ -227,7 +233,10 @@ def test_results_frame_has_one_row_per_trial(small_search):
     for _, row in frame.iterrows():
         hp = tuner.oracle.trials[row["trial_id"]].hyperparameters.copy()
         assert row["params"] == tuner.hypermodel.count_params(hp), hp.values
+        # One learning-rate column: the rate of the optimizer the trial chose.
+        assert row["learning_rate"] == tuning.chosen_learning_rate(hp)
         assert (row["params"] <= tuning.SEED_CNN_PARAMS) == (row["status"] == "COMPLETED")
+    assert not {"adam_learning_rate", "sgd_learning_rate"} & set(frame.columns)
     best = tuning.best_trial(tuner)
     assert best.status == "COMPLETED" and completed["val_accuracy"].max() == pytest.approx(best.score)
 
@@ -248,7 +257,7 @@ def test_retrain_best_trains_the_winner_afresh(small_search, tmp_path):
 
 def test_retrain_best_can_decay_the_learning_rate_to_zero(small_search):
     tuner, _ = small_search
-    chosen = tuning.best_trial(tuner).hyperparameters.get("learning_rate")
+    chosen = tuning.chosen_learning_rate(tuning.best_trial(tuner).hyperparameters)
     model, _ = tuning.retrain_best(
         tuner, toy_split(128), toy_split(64, seed=1, name="valid"), epochs=2, batch_size=32, seed=0, cosine_decay=True
     )
@@ -270,7 +279,7 @@ def test_retrain_best_can_put_augmentation_in_front(small_search):
     assert model.layers[0] is flip and len(history.history["loss"]) == 1
     # No parameters added: the winner stays within the budget it was chosen under.
     assert model.count_params() == tuner.hypermodel.count_params(best.hyperparameters.copy())
-    assert float(model.optimizer.learning_rate) == pytest.approx(best.hyperparameters.get("learning_rate"))
+    assert float(model.optimizer.learning_rate) == pytest.approx(tuning.chosen_learning_rate(best.hyperparameters))
     with pytest.raises(TypeError, match="augmentation must be a Keras layer"):
         tuning.retrain_best(tuner, toy_split(64), toy_split(32, name="valid"), epochs=1, augmentation="flip")
 
@@ -278,12 +287,16 @@ def test_retrain_best_can_put_augmentation_in_front(small_search):
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_compile_for_uses_the_chosen_optimizer_and_rate(optimizer):
     hp = keras_tuner.HyperParameters()
-    hp.values.update(optimizer=optimizer, learning_rate=3e-3)
+    hp.values.update({"optimizer": optimizer, f"{optimizer}_learning_rate": 3e-3})
     model = tuning.CNNHyperModel().architecture(hp)
     tuning.compile_for(model, hp)
     expected = keras.optimizers.Adam if optimizer == "adam" else keras.optimizers.SGD
     assert isinstance(model.optimizer, expected)
     assert float(model.optimizer.learning_rate) == pytest.approx(3e-3)
+    # The other optimizer's rate, set under the wrong name, is not silently used.
+    wrong = hyperparameters(optimizer="sgd" if optimizer == "adam" else "adam", **{f"{optimizer}_learning_rate": 3e-3})
+    with pytest.raises(ValueError, match="have no '(adam|sgd)_learning_rate'"):
+        tuning.compile_for(model, wrong)
     with pytest.raises(ValueError, match="decay_steps must be a positive integer"):
         tuning.compile_for(model, hp, decay_steps=0)
 
@@ -321,7 +334,7 @@ def test_neighbouring_seeds_propose_different_configurations(tmp_path):
         tuner = tuning.make_tuner("random", max_trials=3, epochs=1, directory=tmp_path, project_name=f"s{seed}", seed=seed)
         oracle = tuner.oracle
         proposals[seed] = [oracle.populate_space(f"t{i}")["values"] for i in range(3)]
-    firsts = {seed: [v["learning_rate"] for v in values] for seed, values in proposals.items()}
+    firsts = {seed: [v[f"{v['optimizer']}_learning_rate"] for v in values] for seed, values in proposals.items()}
     assert not set(firsts[1]) & set(firsts[2])
     assert tuning.oracle_seed(0) == 1 and tuning.oracle_seed(2) - tuning.oracle_seed(1) == tuning.SEED_SPACING
 
