@@ -108,8 +108,9 @@ class CNNHyperModel(keras_tuner.HyperModel):
 
     Each optimizer has its own learning-rate range: SGD with momentum needs
     rates about ten times Adam's (the chapter "A CNN classifier" trains with
-    Adam at 1e-3; SGD's usual starting point is 1e-2 to 1e-1). One range for
-    both would leave one of them untrainable in most of its trials.
+    Adam at 1e-3; SGD's usual starting point is 1e-2 to 1e-1). On one range
+    for both, most trials of one optimizer would barely learn (SGD did, on
+    Adam's range, in an earlier version of the chapter).
     ``chosen_learning_rate(hp)`` reads the rate of the chosen optimizer.
 
     Parameters
