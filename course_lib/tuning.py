@@ -827,6 +827,7 @@ def retrain_best(
     cosine_decay: bool = False,
     augmentation: keras.layers.Layer | None = None,
     verbose: str | int = 0,
+    trial: keras_tuner.engine.trial.Trial | None = None,
 ) -> tuple[keras.Model, keras.callbacks.History]:
     """Build the best trial's configuration afresh and train it with ``course_lib.train.fit``.
 
@@ -854,6 +855,10 @@ def retrain_best(
         Put this layer (e.g. ``augment.pipeline(...)``) in front of the
         winner, active in training only (``augment.with_augmentation``). It
         adds no parameters, so the winner stays within the budget.
+    trial : keras_tuner Trial, optional
+        Retrain this trial of ``tuner`` instead of the best one (for a final
+        round among the ``top_trials``). It must have completed within the
+        parameter budget.
 
     Returns
     -------
@@ -870,7 +875,7 @@ def retrain_best(
     _check_tuning_split(train, "retrain_best", "train")
     _check_tuning_split(valid, "retrain_best", "valid")
     _check_not_test(valid, "retrain_best")
-    best = best_trial(tuner)
+    best = best_trial(tuner) if trial is None else _check_trial_of(tuner, trial, "retrain_best")
     if seed is not None:
         keras.utils.set_random_seed(seed)
     hypermodel = tuner.hypermodel
@@ -893,6 +898,55 @@ def retrain_best(
         model, train, valid, epochs=epochs, batch_size=batch_size, run_dir=run_dir, patience=patience, verbose=verbose
     )
     return model, history
+
+
+def _check_trial_of(tuner: keras_tuner.Tuner, trial: object, fn: str) -> keras_tuner.engine.trial.Trial:
+    oracle = _oracle_of(tuner, fn)
+    trial_id = getattr(trial, "trial_id", None)
+    if trial_id not in oracle.trials:
+        raise ValueError(f"{fn}: trial {trial_id!r} is not a trial of the tuner in {tuner.project_dir}; pass one of its trials.")
+    trial = oracle.trials[trial_id]
+    if trial.status != "COMPLETED" or _over_budget(trial):
+        raise ValueError(
+            f"{fn}: trial {trial_id!r} did not complete within the parameter budget (status {trial.status!r}); "
+            "pass a trial that trained, e.g. one of top_trials()."
+        )
+    return trial
+
+
+def top_trials(tuners: dict[str, keras_tuner.Tuner], count: int) -> list[tuple[str, keras_tuner.engine.trial.Trial]]:
+    """The ``count`` best distinct configurations of several searches: ``[(name, trial), ...]``.
+
+    Defined in chapter "Architecture search with Keras Tuner".
+
+    Completed trials within the budget, best validation accuracy first; a
+    configuration found twice (by two tuners, or continued by Hyperband)
+    appears once, with its best trial. ``name`` is the tuner's key in
+    ``tuners``. Retrain each with ``retrain_best(tuners[name], ...,
+    trial=trial)`` and keep the one with the best validation accuracy: a
+    final round that judges the finalists by the training they will get.
+
+    Raises
+    ------
+    ValueError
+        If ``count`` is not a positive integer or no trial completed.
+    """
+    count = _positive_int(count, "top_trials", "count")
+    if not isinstance(tuners, dict) or not tuners:
+        raise TypeError(f"top_trials: tuners must be a non-empty dict of name -> tuner; got {type(tuners).__name__}.")
+    best: dict[tuple, tuple[str, keras_tuner.engine.trial.Trial]] = {}
+    for name, tuner in tuners.items():
+        _check_tuner(tuner, "top_trials")
+        for trial in _trials_in_order(_oracle_of(tuner, "top_trials")):
+            if trial.status != "COMPLETED" or _over_budget(trial) or trial.score is None:
+                continue
+            values = {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}
+            key = tuple(sorted(values.items()))
+            if key not in best or trial.score > best[key][1].score:
+                best[key] = (name, trial)
+    if not best:
+        raise ValueError("top_trials: no trial completed within the parameter budget in any of the tuners.")
+    return sorted(best.values(), key=lambda pair: -pair[1].score)[:count]
 
 
 # --------------------------------------------------------------------------

@@ -255,6 +255,28 @@ def test_retrain_best_trains_the_winner_afresh(small_search, tmp_path):
         tuning.retrain_best(tuner, toy_split(64), toy_split(64, name="test"), epochs=1)
 
 
+def test_top_trials_ranks_distinct_configurations_and_retrain_best_takes_one(small_search):
+    tuner, _ = small_search
+    ranked = tuning.top_trials({"random": tuner}, 5)
+    completed = [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED" and not tuning._over_budget(t)]
+    assert [name for name, _ in ranked] == ["random"] * len(completed)
+    scores = [trial.score for _, trial in ranked]
+    assert scores == sorted(scores, reverse=True) and ranked[0][1].trial_id == tuning.best_trial(tuner).trial_id
+    assert len(tuning.top_trials({"random": tuner}, 1)) == 1
+    # The same configuration found by two tuners counts once.
+    assert len(tuning.top_trials({"a": tuner, "b": tuner}, 5)) == len(completed)
+    last = ranked[-1][1]
+    model, _ = tuning.retrain_best(tuner, toy_split(64), toy_split(32, seed=1, name="valid"), epochs=1, trial=last)
+    assert model.count_params() == tuner.hypermodel.count_params(last.hyperparameters.copy())
+    with pytest.raises(ValueError, match="count must be a positive integer"):
+        tuning.top_trials({"random": tuner}, 0)
+    with pytest.raises(TypeError, match="non-empty dict"):
+        tuning.top_trials([tuner], 1)
+    stranger = keras_tuner.engine.trial.Trial(last.hyperparameters.copy(), trial_id="not-a-trial")
+    with pytest.raises(ValueError, match="is not a trial of the tuner"):
+        tuning.retrain_best(tuner, toy_split(64), toy_split(32, name="valid"), epochs=1, trial=stranger)
+
+
 def test_retrain_best_can_decay_the_learning_rate_to_zero(small_search):
     tuner, _ = small_search
     chosen = tuning.chosen_learning_rate(tuning.best_trial(tuner).hyperparameters)
