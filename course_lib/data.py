@@ -390,6 +390,35 @@ def load_splits(valid_size: int = 5_000, download: bool = True) -> Splits:
     )
 
 
+def combine(*splits: Split, name: str = "train") -> Split:
+    """Return one split holding the examples of ``splits``, in order.
+
+    Once a model and its number of epochs are chosen on the validation split,
+    its final training can use the validation images too:
+    ``combine(splits.train, splits.valid)``.
+
+    Raises
+    ------
+    ValueError
+        If no split is given, one of them is the test set, or their images
+        (or labels) differ in shape.
+    """
+    if not splits:
+        raise ValueError("combine: pass at least one Split.")
+    for split in splits:
+        if not isinstance(split, Split):
+            raise TypeError(f"combine: expected Split objects; got {type(split).__name__}.")
+        if split.name.strip().lower() == "test":
+            raise ValueError(
+                "combine: one of the splits is the test set. The test set must stay out of training; "
+                "combine the training and validation splits only."
+            )
+    shapes = {(s.x.shape[1:], s.y.shape[1:]) for s in splits}
+    if len(shapes) > 1:
+        raise ValueError(f"combine: the splits' images or labels differ in shape ({sorted(map(str, shapes))}).")
+    return Split(np.concatenate([s.x for s in splits]), np.concatenate([s.y for s in splits]), name)
+
+
 def fit_scaler(train: Split):
     """Fit scikit-learn's ``StandardScaler`` on all training pixels, as the seed does.
 

@@ -72,6 +72,10 @@ class Profile:
         Training images of each trial of an architecture search.
     tuning_epochs : int
         Epochs of each trial (Hyperband's maximum).
+    tuning_finalists : int
+        Best configurations of the searches that go to the final round.
+    tuning_round_epochs : int
+        Epochs of each finalist's training (all training images) in that round.
     tuning_retrain_epochs : int
         Epochs of the search winner's final training on the full training set.
     """
@@ -99,6 +103,8 @@ class Profile:
     transfer_short_epochs: int
     tuning_train_size: int
     tuning_epochs: int
+    tuning_finalists: int
+    tuning_round_epochs: int
     tuning_retrain_epochs: int
 
     def as_dict(self) -> dict[str, object]:
@@ -131,6 +137,8 @@ PROFILES: dict[str, Profile] = {
         transfer_short_epochs=2,
         tuning_train_size=8_000,
         tuning_epochs=4,
+        tuning_finalists=3,
+        tuning_round_epochs=2,
         tuning_retrain_epochs=20,
     ),
     "fast": Profile(
@@ -157,6 +165,8 @@ PROFILES: dict[str, Profile] = {
         transfer_short_epochs=1,
         tuning_train_size=500,
         tuning_epochs=1,
+        tuning_finalists=2,
+        tuning_round_epochs=1,
         tuning_retrain_epochs=1,
     ),
 }

@@ -585,12 +585,17 @@ def _check_tuning_split(split: object, fn: str, role: str) -> Split:
     return split
 
 
-def _check_not_test(valid: Split, fn: str) -> None:
-    if valid.name.strip().lower() == "test":
+def _check_not_test(split: Split, fn: str, role: str = "valid") -> None:
+    if split.name.strip().lower() == "test":
+        remedy = (
+            "Pass the validation split (data.load_splits().valid)."
+            if role == "valid"
+            else "Train on the training split, or on training and validation together (data.combine)."
+        )
         raise ValueError(
-            f"{fn}: valid is the split named 'test'. A search picks among many models by their score on "
+            f"{fn}: {role} is the split named 'test'. A search picks among many models by their score on "
             "valid, so that score is optimistic; the test set must stay unseen until the winner's single "
-            "final evaluation. Pass the validation split (data.load_splits().valid)."
+            f"final evaluation. {remedy}"
         )
 
 
@@ -817,7 +822,7 @@ def best_trial(tuner: keras_tuner.Tuner) -> keras_tuner.engine.trial.Trial:
 def retrain_best(
     tuner: keras_tuner.Tuner,
     train: Split,
-    valid: Split,
+    valid: Split | None,
     *,
     epochs: int,
     batch_size: int = 64,
@@ -842,7 +847,12 @@ def retrain_best(
     ----------
     tuner : keras_tuner.Tuner
         A tuner whose search has at least one completed trial.
-    train, valid : Split
+    train : Split
+    valid : Split or None
+        Reported on after every epoch. None for a final training on all the
+        labelled data (training and validation images together, see
+        ``course_lib.data.combine``), once the configuration and the epochs
+        are chosen: there is then nothing left to validate on.
     epochs, batch_size, run_dir, patience, verbose
         As in ``course_lib.train.fit``.
     seed : int, optional
@@ -873,8 +883,10 @@ def retrain_best(
 
     _check_tuner(tuner, "retrain_best")
     _check_tuning_split(train, "retrain_best", "train")
-    _check_tuning_split(valid, "retrain_best", "valid")
-    _check_not_test(valid, "retrain_best")
+    _check_not_test(train, "retrain_best", "train")
+    if valid is not None:
+        _check_tuning_split(valid, "retrain_best", "valid")
+        _check_not_test(valid, "retrain_best")
     best = best_trial(tuner) if trial is None else _check_trial_of(tuner, trial, "retrain_best")
     if seed is not None:
         keras.utils.set_random_seed(seed)
@@ -947,6 +959,68 @@ def top_trials(tuners: dict[str, keras_tuner.Tuner], count: int) -> list[tuple[s
     if not best:
         raise ValueError("top_trials: no trial completed within the parameter budget in any of the tuners.")
     return sorted(best.values(), key=lambda pair: -pair[1].score)[:count]
+
+
+def final_round(
+    tuners: dict[str, keras_tuner.Tuner],
+    train: Split,
+    valid: Split,
+    *,
+    count: int,
+    epochs: int,
+    batch_size: int = 64,
+    augmentation: keras.layers.Layer | None = None,
+    verbose: str | int = 0,
+) -> pd.DataFrame:
+    """Retrain the ``count`` best configurations briefly with the final recipe; rank them by validation.
+
+    Defined in chapter "Architecture search with Keras Tuner".
+
+    The searches ranked their trials by a short training on a subset. The
+    finalists (``top_trials(tuners, count)``) are each trained afresh for
+    ``epochs`` epochs on ``train`` with the recipe of the final training (the
+    learning rate decays to zero on a cosine schedule, ``augmentation`` in
+    front), and judged by their validation accuracy after it: one more round
+    of successive halving, on all the training data.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per finalist, best first: ``tuner``, ``trial_id``,
+        ``search_val_accuracy`` (its score in the search),
+        ``val_accuracy`` (after this round), ``params``, ``wall_time_s``.
+        ``final_round(...).iloc[0]`` is the winner; pass
+        ``tuners[row.tuner].oracle.trials[row.trial_id]`` to
+        ``retrain_best(..., trial=)``.
+
+    Raises
+    ------
+    ValueError
+        As ``top_trials`` and ``retrain_best`` (e.g. ``valid`` named "test").
+    """
+    _check_tuning_split(valid, "final_round", "valid")
+    _check_not_test(valid, "final_round")
+    rows = []
+    for name, trial in top_trials(tuners, count):
+        started = time.perf_counter()
+        model, history = retrain_best(
+            tuners[name], train, valid, epochs=epochs, batch_size=batch_size, cosine_decay=True,
+            augmentation=augmentation, verbose=verbose, trial=trial,
+        )
+        rows.append(
+            {
+                "tuner": name,
+                "trial_id": trial.trial_id,
+                "search_val_accuracy": float(trial.score),
+                "val_accuracy": float(history.history["val_accuracy"][-1]),
+                "params": int(tuners[name].hypermodel.count_params(trial.hyperparameters.copy())),
+                "wall_time_s": time.perf_counter() - started,
+            }
+        )
+        del model
+    frame = pd.DataFrame(rows)
+    # A stable sort keeps the search's order among equals.
+    return frame.sort_values("val_accuracy", ascending=False, kind="stable").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------

@@ -297,3 +297,17 @@ def test_standardize_reproduces_the_seed():
     assert abs(float(scaled.train.x.std()) - 1) < 1e-3
     # Validation and test are scaled with the training statistics.
     assert scaled.test.x[0, 0, 0, 0] == scaled.train.x[0, 0, 0, 0]
+
+
+def test_combine_concatenates_splits_in_order_and_refuses_the_test_set():
+    a = Split(np.zeros((3, 28, 28), np.uint8), np.array([0, 1, 2]), "train")
+    b = Split(np.ones((2, 28, 28), np.uint8), np.array([3, 4]), "valid")
+    both = data.combine(a, b)
+    assert both.name == "train" and both.x.shape == (5, 28, 28)
+    assert list(both.y) == [0, 1, 2, 3, 4] and both.x[3:].min() == 1
+    with pytest.raises(ValueError, match="test set must stay out of training"):
+        data.combine(a, Split(b.x, b.y, "test"))
+    with pytest.raises(ValueError, match="differ in shape"):
+        data.combine(a, Split(np.zeros((2, 32, 32), np.uint8), b.y, "valid"))
+    with pytest.raises(ValueError, match="at least one"):
+        data.combine()

@@ -31,7 +31,7 @@ def test_unknown_profile_lists_valid_ones(monkeypatch):
 
 def test_fast_is_smaller_than_full():
     fast, full = PROFILES["fast"], PROFILES["full"]
-    for field in ("train_size", "test_size", "epochs", "num_seeds", "max_trials", "compare_train_size", "compare_epochs", "segmentation_size", "segmentation_epochs", "timing_repeats", "transfer_seeds", "pretrain_size", "pretrain_epochs", "transfer_epochs", "transfer_short_epochs", "tuning_train_size", "tuning_epochs", "tuning_retrain_epochs"):
+    for field in ("train_size", "test_size", "epochs", "num_seeds", "max_trials", "compare_train_size", "compare_epochs", "segmentation_size", "segmentation_epochs", "timing_repeats", "transfer_seeds", "pretrain_size", "pretrain_epochs", "transfer_epochs", "transfer_short_epochs", "tuning_train_size", "tuning_epochs", "tuning_finalists", "tuning_round_epochs", "tuning_retrain_epochs"):
         assert getattr(fast, field) <= getattr(full, field), field
     assert full.train_size <= 55_000 and full.test_size <= 10_000
     assert max(fast.small_train_sizes) <= max(full.small_train_sizes)

@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from course_lib import models, train, tuning  # noqa: E402
+from course_lib import data, models, train, tuning  # noqa: E402
 from course_lib.data import Split  # noqa: E402
 from toy import toy_split  # noqa: E402
 
@@ -635,3 +635,31 @@ def test_search_plots_draw_every_tuner():
     fig = plots.plot_pareto(frame, tuning.pareto_front(frame), budget=265_290)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "Pareto front" in labels and "budget (265,290)" in labels
+
+
+def test_final_round_ranks_the_finalists_by_their_new_validation_score(small_search):
+    tuner, _ = small_search
+    frame = tuning.final_round(
+        {"random": tuner}, toy_split(64), toy_split(32, seed=1, name="valid"), count=2, epochs=1, batch_size=32
+    )
+    finalists = tuning.top_trials({"random": tuner}, 2)
+    assert list(frame.columns) == ["tuner", "trial_id", "search_val_accuracy", "val_accuracy", "params", "wall_time_s"]
+    assert sorted(frame["trial_id"]) == sorted(trial.trial_id for _, trial in finalists)
+    assert frame["val_accuracy"].is_monotonic_decreasing and frame["val_accuracy"].between(0, 1).all()
+    for _, row in frame.iterrows():
+        trial = tuner.oracle.trials[row["trial_id"]]
+        assert row["search_val_accuracy"] == trial.score
+        assert row["params"] == tuner.hypermodel.count_params(trial.hyperparameters.copy())
+        assert row["wall_time_s"] > 0
+    with pytest.raises(ValueError, match="valid is the split named 'test'"):
+        tuning.final_round({"random": tuner}, toy_split(64), toy_split(32, name="test"), count=1, epochs=1)
+
+
+def test_retrain_best_without_validation_trains_on_all_it_is_given(small_search):
+    tuner, _ = small_search
+    everything = data.combine(toy_split(64), toy_split(32, seed=1, name="valid"))
+    assert len(everything) == 96 and everything.name == "train"
+    model, history = tuning.retrain_best(tuner, everything, None, epochs=2, batch_size=32, cosine_decay=True)
+    assert len(history.history["accuracy"]) == 2 and "val_accuracy" not in history.history
+    with pytest.raises(ValueError, match="train is the split named 'test'.*data.combine"):
+        tuning.retrain_best(tuner, toy_split(64, name="test"), None, epochs=1)
