@@ -586,17 +586,16 @@ def _check_tuning_split(split: object, fn: str, role: str) -> Split:
 
 
 def _check_not_test(split: Split, fn: str, role: str = "valid") -> None:
-    if split.name.strip().lower() == "test":
-        remedy = (
-            "Pass the validation split (data.load_splits().valid)."
-            if role == "valid"
-            else "Train on the training split, or on training and validation together (data.combine)."
-        )
-        raise ValueError(
-            f"{fn}: {role} is the split named 'test'. A search picks among many models by their score on "
-            "valid, so that score is optimistic; the test set must stay unseen until the winner's single "
-            f"final evaluation. {remedy}"
-        )
+    if split.name.strip().lower() != "test":
+        return
+    if role == "valid":
+        why = ("A search picks among many models by their score on valid, so that score is optimistic; the "
+               "test set must stay unseen until the winner's single final evaluation.")
+        remedy = "Pass the validation split (data.load_splits().valid)."
+    else:
+        why = "A model trained on the test set makes its final evaluation meaningless."
+        remedy = "Train on the training split, or on training and validation together (data.combine)."
+    raise ValueError(f"{fn}: {role} is the split named 'test'. {why} {remedy}")
 
 
 def _check_tuner(tuner: object, fn: str) -> keras_tuner.Tuner:
@@ -834,7 +833,7 @@ def retrain_best(
     verbose: str | int = 0,
     trial: keras_tuner.engine.trial.Trial | None = None,
 ) -> tuple[keras.Model, keras.callbacks.History]:
-    """Build the best trial's configuration afresh and train it with ``course_lib.train.fit``.
+    """Build the best trial's configuration (or ``trial``'s) afresh and train it with ``course_lib.train.fit``.
 
     Defined in chapter "Architecture search with Keras Tuner".
 
@@ -877,7 +876,8 @@ def retrain_best(
     Raises
     ------
     ValueError
-        If no trial has completed, or ``valid`` is named "test".
+        If no trial has completed, ``train`` or ``valid`` is named "test", or
+        ``trial`` is not a completed, within-budget trial of ``tuner``.
     """
     from course_lib import train as training
 
