@@ -22,15 +22,22 @@ import os
 import warnings
 from pathlib import Path
 
-from typing import TYPE_CHECKING
-
 import keras
 import numpy as np
 
+from course_lib import _checks
 from course_lib.data import Split
 
-if TYPE_CHECKING:
-    import tensorflow as tf
+__all__ = [
+    "OPTIMIZERS",
+    "StalledTrainingWarning",
+    "MisalignedLabelsWarning",
+    "WarnOnChanceLoss",
+    "compile_classifier",
+    "training_callbacks",
+    "fit",
+    "evaluate",
+]
 
 # --------------------------------------------------------------------------
 # Warnings
@@ -56,41 +63,9 @@ class MisalignedLabelsWarning(UserWarning):
 # --------------------------------------------------------------------------
 
 
-def _check_split(model: keras.Model, split: object, fn: str, role: str) -> Split:
-    if not isinstance(split, Split):
-        raise TypeError(
-            f"{fn}: {role} must be a course_lib.data.Split (images and labels together); "
-            f"got {type(split).__name__}. Build one with Split(x, y, name)."
-        )
-    expected = tuple(model.input_shape[1:])
-    got = tuple(split.x.shape[1:])
-    if len(expected) == len(got) and all(e is None or e == g for e, g in zip(expected, got)):
-        return split
-    hint = " Add the channel axis: data.standardize() returns (N, 28, 28, 1)." if got == expected[:-1] else ""
-    raise ValueError(f"{fn}: the model expects images of shape {expected}, {role} {split.name!r} has {got}.{hint}")
-
-
-def _check_strategy(model: keras.Model, strategy: object) -> None:
-    """Raise unless ``model`` was built under ``strategy.scope()`` (any model passes for None)."""
-    if strategy is None:
-        return
-    import tensorflow as tf
-
-    if not isinstance(strategy, tf.distribute.Strategy):
-        raise TypeError(
-            f"fit: strategy must be a tf.distribute.Strategy (e.g. tf.distribute.MirroredStrategy()) or None; "
-            f"got {type(strategy).__name__}."
-        )
-    # A Keras model remembers the strategy whose scope it was created in (the
-    # default strategy if none); its variables live there.
-    owner = getattr(model, "distribute_strategy", None)
-    if owner is not strategy:
-        owner_name = type(owner).__name__ if owner is not None else "none"
-        raise ValueError(
-            f"fit: the model was built outside the scope of the {type(strategy).__name__} passed as strategy "
-            f"(it belongs to {owner_name}), so its variables are not replicated. Build and compile it inside "
-            "`with strategy.scope():` and pass the same strategy object."
-        )
+def _check_split(model: keras.Model, split: object, fn: str, name: str) -> Split:
+    """``split`` if it is a Split whose images fit the model's input."""
+    return _checks.check_split(split, fn, name, image_shape=tuple(model.input_shape[1:]))
 
 
 def _num_classes(model: keras.Model) -> int | None:
@@ -279,6 +254,50 @@ def training_callbacks(
 
 
 # --------------------------------------------------------------------------
+# Compiling
+# --------------------------------------------------------------------------
+
+OPTIMIZERS = ("adam", "sgd")
+"""Optimizers ``compile_classifier`` knows: Adam, and SGD with Nesterov momentum 0.9."""
+
+
+def compile_classifier(
+    model: keras.Model,
+    optimizer: str = "adam",
+    learning_rate: float = 1e-3,
+    *,
+    decay_steps: int | None = None,
+) -> keras.Model:
+    """Compile ``model`` as a classifier: sparse cross-entropy, accuracy; return it.
+
+    Defined in chapter "A CNN classifier".
+
+    Parameters
+    ----------
+    optimizer : {"adam", "sgd"}
+        Adam, or SGD with Nesterov momentum 0.9.
+    learning_rate : float, default 1e-3
+        The (initial) learning rate.
+    decay_steps : int, optional
+        Decay the rate to zero along a cosine over this many steps (usually
+        ``epochs * steps per epoch``); constant without it.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"compile_classifier: model must be a keras.Model; got {type(model).__name__}.")
+    _checks.check_choice(optimizer, "compile_classifier", "optimizer", OPTIMIZERS)
+    rate = _checks.check_real(learning_rate, "compile_classifier", "learning_rate", low=0, low_open=True)
+    if decay_steps is not None:
+        steps = _checks.check_int(decay_steps, "compile_classifier", "decay_steps", low=1)
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps)
+    if optimizer == "adam":
+        chosen = keras.optimizers.Adam(learning_rate=rate)
+    else:
+        chosen = keras.optimizers.SGD(learning_rate=rate, momentum=0.9, nesterov=True)
+    model.compile(optimizer=chosen, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+# --------------------------------------------------------------------------
 # fit and evaluate
 # --------------------------------------------------------------------------
 
@@ -295,13 +314,11 @@ def fit(
     run_dir: str | os.PathLike | None = None,
     monitor: str = "val_accuracy",
     patience: int | None = None,
-    strategy: tf.distribute.Strategy | None = None,
 ) -> keras.callbacks.History:
     """Train a compiled model on ``train``, reporting on ``valid`` after each epoch.
 
     Defined in chapter "Convolution"; ``run_dir``, ``monitor`` and ``patience``
-    in chapter "A CNN classifier"; ``strategy`` in chapter "Architecture search
-    with Keras Tuner".
+    in chapter "A CNN classifier".
 
     A thin wrapper of ``model.fit`` that checks its inputs first, so a wrong
     shape or a forgotten split fails with a clear message, and warns
@@ -328,22 +345,6 @@ def fit(
     patience : int, optional
         Stop after ``patience`` epochs without improvement of ``monitor`` and
         restore the weights of the best epoch.
-    strategy : tf.distribute.Strategy, optional
-        Train with this distribution strategy, e.g.
-        ``tf.distribute.MirroredStrategy()`` to split every batch over all
-        local GPUs. The model must be built and compiled inside its scope,
-        which only the caller can do::
-
-            strategy = tf.distribute.MirroredStrategy()
-            with strategy.scope():
-                model = models.seed_cnn()
-                model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-            train.fit(model, splits.train, splits.valid, epochs=10, batch_size=64 * strategy.num_replicas_in_sync,
-                      strategy=strategy)
-
-        ``batch_size`` is the global batch, shared among the replicas.
-        ``fit`` checks that the model belongs to ``strategy``.
-
     Returns
     -------
     keras.callbacks.History
@@ -351,18 +352,20 @@ def fit(
 
     Raises
     ------
-    ValueError
-        For a split of the wrong shape, ``epochs`` below 1, or a model that
-        was not built under ``strategy.scope()``.
+    TypeError, ValueError
+        For a split of the wrong shape, ``epochs`` or ``batch_size`` below 1,
+        or test data as ``train`` or ``valid`` (``valid`` picks the best
+        model and stops early, so it must not be the test set).
     """
-    _check_strategy(model, strategy)
     _check_split(model, train, "fit", "train")
+    _checks.refuse_test(train, "fit", "train", use="train")
     validation_data = None
     if valid is not None:
         _check_split(model, valid, "fit", "valid")
+        _checks.refuse_test(valid, "fit", "valid")
         validation_data = (valid.x, valid.y)
-    if epochs < 1:
-        raise ValueError(f"fit: epochs must be at least 1; got {epochs}.")
+    epochs = _checks.check_int(epochs, "fit", "epochs", low=1)
+    batch_size = _checks.check_int(batch_size, "fit", "batch_size", low=1)
     if valid is None:
         monitor = monitor.removeprefix("val_")
     all_callbacks = training_callbacks(run_dir, monitor=monitor, patience=patience) + list(callbacks or [])
@@ -390,13 +393,7 @@ def _best_val_accuracy(model: keras.Model) -> float | None:
     return max(values) if values else None
 
 
-def evaluate(
-    model: keras.Model,
-    split: Split,
-    batch_size: int = 256,
-    *,
-    reference_accuracy: float | None = None,
-) -> dict[str, float]:
+def evaluate(model: keras.Model, split: Split, batch_size: int = 256) -> dict[str, float]:
     """Return the model's compiled metrics on ``split`` as ``{name: value}``.
 
     Defined in chapter "Convolution"; the chance-level check in chapter
@@ -409,22 +406,18 @@ def evaluate(
     split : Split
         The data to score.
     batch_size : int, default 256
-    reference_accuracy : float, optional
-        Accuracy the model reaches on data it is known to handle. By default
-        the best ``val_accuracy`` of the model's last ``fit``.
 
     Warns
     -----
     MisalignedLabelsWarning
         If the accuracy on ``split`` is near chance (at most 1.5 / K for K
-        classes) although the reference accuracy is at least 3 / K.
+        classes) although the best validation accuracy of the model's last
+        ``fit`` was at least 3 / K.
     """
     _check_split(model, split, "evaluate", "split")
     values = model.evaluate(split.x, split.y, batch_size=batch_size, verbose=0, return_dict=True)
     result = {name: float(np.asarray(value)) for name, value in values.items()}
-    if reference_accuracy is None:
-        reference_accuracy = _best_val_accuracy(model)
-    _warn_if_misaligned(result, split.name, _num_classes(model), reference_accuracy)
+    _warn_if_misaligned(result, split.name, _num_classes(model), _best_val_accuracy(model))
     return result
 
 

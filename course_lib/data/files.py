@@ -1,4 +1,4 @@
-"""Fashion-MNIST: find it, check it, load it, split it and scale it.
+"""Fashion-MNIST's files: find them, check every byte, load them.
 
 ``load_fashion_mnist()`` returns exactly what
 ``keras.datasets.fashion_mnist.load_data()`` returns, but finds the files
@@ -25,9 +25,27 @@ import socket
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
+
+__all__ = [
+    "CLASS_NAMES",
+    "NUM_CLASSES",
+    "IMAGE_SHAPE",
+    "DATA_DIR_ENV",
+    "SYSTEM_DATA_DIR",
+    "DEBIAN_PACKAGE",
+    "FILES",
+    "IdxFile",
+    "DataError",
+    "DataNotFoundError",
+    "keras_cache_dir",
+    "candidate_dirs",
+    "locate_fashion_mnist",
+    "read_idx",
+    "load_fashion_mnist",
+    "check_fashion_mnist",
+]
 
 CLASS_NAMES: tuple[str, ...] = (
     "T-shirt/top",
@@ -291,155 +309,3 @@ def check_fashion_mnist(download: bool = False) -> str:
         array = read_idx(folder / spec.filename, spec)
         lines.append(f"  {spec.filename:<28} {str(array.shape):<17} sha256 OK")
     return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------
-# Splits: images and labels travel together
-# --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class Split:
-    """Images and their labels, which always travel together.
-
-    Functions that train or evaluate take a ``Split``, never loose ``x`` and
-    ``y``: pairing one split's images with another split's labels is then hard
-    to write by mistake.
-
-    Parameters
-    ----------
-    x : np.ndarray
-        Images, first axis indexes the examples.
-    y : np.ndarray
-        Labels, one entry per image: class indices of shape ``(len(x),)``
-        for classification, or one mask per image for segmentation.
-    name : str, optional
-        ``"train"``, ``"valid"``, ``"test"``... used in messages.
-
-    Raises
-    ------
-    ValueError
-        If ``x`` and ``y`` differ in length.
-    """
-
-    x: np.ndarray
-    y: np.ndarray
-    name: str = "split"
-
-    def __post_init__(self) -> None:
-        x, y = np.asarray(self.x), np.asarray(self.y)
-        if y.ndim < 1:
-            raise ValueError(f"Split {self.name!r}: labels must be an array with one entry per image; got a scalar.")
-        if x.ndim < 1 or len(x) != len(y):
-            raise ValueError(
-                f"Split {self.name!r}: {len(x) if x.ndim else 0} images but {len(y)} labels. "
-                "Images and labels must come from the same split and have the same length."
-            )
-        object.__setattr__(self, "x", x)
-        object.__setattr__(self, "y", y)
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def __repr__(self) -> str:
-        return f"Split(name={self.name!r}, x={self.x.shape} {self.x.dtype}, y={self.y.shape} {self.y.dtype})"
-
-    def take(self, n: int | None, seed: int | None = None) -> Split:
-        """Return ``n`` examples: the first ``n``, or a random sample if ``seed`` is given.
-
-        ``n=None`` or ``n >= len(self)`` returns the whole split.
-        """
-        if n is None or n >= len(self):
-            return self
-        if n < 1:
-            raise ValueError(f"Split.take: n must be at least 1; got {n}.")
-        if seed is None:
-            index = np.arange(n)
-        else:
-            index = np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False))
-        return Split(self.x[index], self.y[index], self.name)
-
-    def class_counts(self) -> np.ndarray:
-        """Return how many examples each of the ten classes has (class-index labels only)."""
-        if self.y.ndim != 1:
-            raise ValueError(f"Split {self.name!r}: class_counts needs one class index per image; labels have shape {self.y.shape}.")
-        return np.bincount(self.y, minlength=NUM_CLASSES)
-
-
-class Splits(NamedTuple):
-    """The seed's three splits."""
-
-    train: Split
-    valid: Split
-    test: Split
-
-
-def load_splits(valid_size: int = 5_000, download: bool = True) -> Splits:
-    """Return the seed's split: validation = first ``valid_size`` training images.
-
-    With the default, train has 55,000 images, valid 5,000 and test 10,000,
-    all ``uint8`` of shape (N, 28, 28).
-    """
-    (x_train_all, y_train_all), (x_test, y_test) = load_fashion_mnist(download=download)
-    if not 0 < valid_size < len(y_train_all):
-        raise ValueError(f"valid_size must be between 1 and {len(y_train_all) - 1}; got {valid_size}.")
-    return Splits(
-        train=Split(x_train_all[valid_size:], y_train_all[valid_size:], "train"),
-        valid=Split(x_train_all[:valid_size], y_train_all[:valid_size], "valid"),
-        test=Split(x_test, y_test, "test"),
-    )
-
-
-def combine(*splits: Split, name: str = "train") -> Split:
-    """Return one split holding the examples of ``splits``, in order.
-
-    Once a model and its number of epochs are chosen on the validation split,
-    its final training can use the validation images too:
-    ``combine(splits.train, splits.valid)``.
-
-    Raises
-    ------
-    ValueError
-        If no split is given, one of them is the test set, or their images
-        (or labels) differ in shape.
-    """
-    if not splits:
-        raise ValueError("combine: pass at least one Split.")
-    for split in splits:
-        if not isinstance(split, Split):
-            raise TypeError(f"combine: expected Split objects; got {type(split).__name__}.")
-        if split.name.strip().lower() == "test":
-            raise ValueError(
-                "combine: one of the splits is the test set. The test set must stay out of training; "
-                "combine the training and validation splits only."
-            )
-    shapes = {(s.x.shape[1:], s.y.shape[1:]) for s in splits}
-    if len(shapes) > 1:
-        raise ValueError(f"combine: the splits' images or labels differ in shape ({sorted(map(str, shapes))}).")
-    return Split(np.concatenate([s.x for s in splits]), np.concatenate([s.y for s in splits]), name)
-
-
-def fit_scaler(train: Split):
-    """Fit scikit-learn's ``StandardScaler`` on all training pixels, as the seed does.
-
-    The seed treats every pixel as one sample of a single feature, so the
-    scaler learns one mean and one standard deviation.
-    """
-    from sklearn.preprocessing import StandardScaler
-
-    return StandardScaler().fit(train.x.astype(np.float32).reshape(-1, 1))
-
-
-def standardize(splits: Splits, scaler=None) -> Splits:
-    """Standardize every split with a scaler fitted on the training split only.
-
-    Returns new splits with ``float32`` images of shape (N, 28, 28, 1)
-    (channels last, as Keras expects). The labels are unchanged.
-    """
-    scaler = scaler if scaler is not None else fit_scaler(splits.train)
-
-    def scale(split: Split) -> Split:
-        x = scaler.transform(split.x.astype(np.float32).reshape(-1, 1))
-        return Split(x.astype(np.float32).reshape(*split.x.shape[:3], 1), split.y, split.name)
-
-    return Splits(*(scale(split) for split in splits))

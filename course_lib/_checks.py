@@ -1,0 +1,207 @@
+"""Argument checks shared by every module (private).
+
+One policy, as in scikit-learn's ``check_scalar`` and Keras'
+``argument_validation``: a value of the wrong *type* raises ``TypeError``, a
+value of the right type but out of range raises ``ValueError``. Every message
+has the same shape, ``fn: name must be ...; got ...``, followed by the remedy
+where there is one.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from course_lib.data import Split
+
+__all__ = [
+    "check_int",
+    "check_real",
+    "check_choice",
+    "check_seed",
+    "check_split",
+    "refuse_test",
+    "rng",
+]
+
+
+def _bounds(low: float | None, high: float | None, low_open: bool = False, high_open: bool = False) -> str:
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    if low is not None:
+        return f"{'>' if low_open else '>='} {low}"
+    if high is not None:
+        return f"{'<' if high_open else '<='} {high}"
+    return ""
+
+
+def check_int(
+    value: object, fn: str, name: str, *, low: int | None = None, high: int | None = None, hint: str = ""
+) -> int:
+    """Return ``value`` as an ``int`` if it is an integer in ``[low, high]``.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an integer (``bool`` and ``2.0`` are refused).
+    ValueError
+        If it is outside ``[low, high]``.
+    """
+    what = " ".join(filter(None, ["an integer", _bounds(low, high)]))
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{fn}: {name} must be {what}; got {value!r} ({type(value).__name__}).{hint}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{fn}: {name} must be {what}; got {value!r}.{hint}")
+    return int(value)
+
+
+def check_real(
+    value: object,
+    fn: str,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    hint: str = "",
+) -> float:
+    """Return ``value`` as a ``float`` if it is a finite real number within the bounds.
+
+    ``low_open`` / ``high_open`` exclude the bound itself.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a real number (``bool`` is refused).
+    ValueError
+        If it is NaN, infinite or out of bounds.
+    """
+    what = " ".join(filter(None, ["a number", _bounds(low, high, low_open, high_open)]))
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{fn}: {name} must be {what}; got {value!r} ({type(value).__name__}).{hint}")
+    value = float(value)
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if not np.isfinite(value) or too_low or too_high:
+        raise ValueError(f"{fn}: {name} must be {what}; got {value!r}.{hint}")
+    return value
+
+
+def check_choice(value: Any, fn: str, name: str, choices: Sequence[Any]) -> Any:
+    """Return ``value`` if it is one of ``choices``.
+
+    Raises
+    ------
+    ValueError
+        Naming the choices.
+    """
+    if isinstance(value, bool) and not any(isinstance(c, bool) for c in choices):
+        raise ValueError(f"{fn}: {name} must be one of {tuple(choices)}; got {value!r}.")
+    try:
+        known = value in choices
+    except TypeError:  # an unhashable value against a set or dict
+        known = False
+    if not known:
+        raise ValueError(f"{fn}: {name} must be one of {tuple(choices)}; got {value!r}.")
+    return value
+
+
+def check_seed(seed: object, fn: str) -> int | None:
+    """Return ``seed`` if it is None (not reproducible) or an integer in ``[0, 2**32 - 1]``.
+
+    The course's one seed convention, as scikit-learn's ``random_state``: an
+    integer makes a function repeat its result, None draws fresh randomness.
+    """
+    if seed is None:
+        return None
+    return check_int(seed, fn, "seed", low=0, high=2**32 - 1, hint=" Pass None for a run that is not reproducible.")
+
+
+def rng(seed: int | None) -> np.random.Generator:
+    """A NumPy generator for a checked ``seed`` (None: fresh entropy)."""
+    return np.random.default_rng(seed)
+
+
+def check_split(
+    split: object,
+    fn: str,
+    name: str,
+    *,
+    image_shape: tuple[int, ...] | None = None,
+    class_labels: bool = False,
+) -> Split:
+    """Return ``split`` if it is a ``Split`` of the expected image shape.
+
+    Parameters
+    ----------
+    image_shape : tuple, optional
+        The shape of one image, e.g. ``(28, 28, 1)``; ``None`` for one entry
+        of ``-1`` or no check at all. A missing channel axis gets its remedy.
+    class_labels : bool
+        Also require one class index per image (a 1-D label vector).
+
+    Raises
+    ------
+    TypeError
+        If ``split`` is not a Split.
+    ValueError
+        If the images or labels have the wrong shape.
+    """
+    from course_lib.data import Split
+
+    if not isinstance(split, Split):
+        raise TypeError(
+            f"{fn}: {name} must be a course_lib.data.Split (images and labels together); "
+            f"got {type(split).__name__}. Build one with data.Split(x, y, name) or take it from data.load_splits()."
+        )
+    if image_shape is not None:
+        shape = tuple(split.x.shape[1:])
+        fits = len(shape) == len(image_shape) and all(e in (None, -1, s) for e, s in zip(image_shape, shape))
+        if not fits:
+            hint = ""
+            if len(shape) == len(image_shape) - 1 and image_shape[-1] in (1, None, -1):
+                hint = " Add the channel axis: data.standardize() returns (N, 28, 28, 1)."
+            raise ValueError(
+                f"{fn}: {name} must hold images of shape {image_shape}; split {split.name!r} has "
+                f"images of shape {shape}.{hint}"
+            )
+    if class_labels and split.y.ndim != 1:
+        raise ValueError(
+            f"{fn}: {name} must have one class index per image; split {split.name!r} has labels of shape "
+            f"{split.y.shape}. One-hot labels become class indices with y.argmax(axis=1)."
+        )
+    return split
+
+
+_WHY = {
+    "valid": (
+        "it picks among models by their score on {name}, so that score is optimistic; the test set must "
+        "stay unseen until the single final evaluation. Pass the validation split (data.load_splits().valid)."
+    ),
+    "train": (
+        "a model trained on test data makes its final evaluation meaningless. Train on the training split, "
+        "or on training and validation together (data.combine)."
+    ),
+}
+
+
+def refuse_test(split: Split, fn: str, name: str, use: str = "valid") -> None:
+    """Raise if ``split`` has the test role, whatever its name.
+
+    ``use`` is what the function does with the split: ``"valid"`` (it picks
+    checkpoints, stops early or ranks models by it) or ``"train"``.
+
+    Raises
+    ------
+    ValueError
+        Saying why the test set may not be used there.
+    """
+    if split.role != "test":
+        return
+    why = _WHY[use].format(name=name)
+    raise ValueError(f"{fn}: {name} must not be test data; split {split.name!r} comes from the test set: {why}")

@@ -1,0 +1,32 @@
+"""Keras models the chapters build, train and take apart.
+
+- ``course_lib.models.cnn``: the lecture notes' family, described once
+  (``CNNSpec``), and the notes' network (``seed_cnn``);
+- ``course_lib.models.small``: a two-block CNN (chapters "Convolution" and
+  "Pooling") and MobileNet-style models ("Depthwise separable convolution");
+- ``course_lib.models.macs``: multiply-adds of a built model;
+- ``course_lib.models.backbones``: backbones to transfer, and the surgery
+  that freezes, re-heads and fine-tunes them ("Transfer learning").
+
+Everything is importable from ``course_lib.models``.
+"""
+
+from course_lib.models.cnn import CONV_KINDS, HEADS, NOTES_SPEC, SEED_CNN_PARAMS, CNNSpec, seed_cnn
+from course_lib.models.macs import count_macs, layer_macs
+from course_lib.models.small import MOBILENET_BLOCKS, feature_extractor, mobilenet_block, mobilenet_cnn, small_cnn
+
+__all__ = [
+    "CNNSpec",
+    "CONV_KINDS",
+    "HEADS",
+    "NOTES_SPEC",
+    "SEED_CNN_PARAMS",
+    "seed_cnn",
+    "small_cnn",
+    "feature_extractor",
+    "mobilenet_block",
+    "mobilenet_cnn",
+    "MOBILENET_BLOCKS",
+    "layer_macs",
+    "count_macs",
+]
