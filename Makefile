@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup data browser test book execute links colab benchmark clean
+.PHONY: setup data browser lint sync test book execute links colab benchmark clean
 
 ## setup: create .venv with the pinned environment and course_lib (editable)
 setup: $(STAMP) data
@@ -27,9 +27,17 @@ data:
 browser:
 	@sh scripts/install_browser.sh
 
-## test: build the book, then the library tests, the browser test on the built book,
-##       and every chapter notebook under nbval (fast profile)
-test: setup browser book
+## lint: ruff (style, import order, line length 100) over the library, tests, scripts and chapters
+lint: setup
+	$(BIN)/ruff check .
+
+## sync: carry edits of the chapters' text sources (book/NN_name.md) into their notebooks
+sync: setup
+	$(BIN)/jupytext --sync book/[0-9]*.ipynb
+
+## test: lint, build the book, then the library tests and doctests, the browser test on the
+##       built book, and every chapter notebook under nbval (fast profile)
+test: setup browser lint book
 	$(BIN)/pytest --nbval
 
 ## book: build the HTML book from the notebooks' stored outputs

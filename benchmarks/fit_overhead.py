@@ -46,17 +46,25 @@ def load_data(n_train: int, n_valid: int) -> tuple[Split, Split, str]:
     """Standardized Fashion-MNIST if it is on disk, else synthetic images."""
     try:
         splits = data.standardize(data.load_splits(download=False))
-        return splits.train.take(n_train, seed=0), splits.valid.take(n_valid, seed=0), "Fashion-MNIST"
+        return (
+            splits.train.take(n_train, seed=0),
+            splits.valid.take(n_valid, seed=0),
+            "Fashion-MNIST",
+        )
     except (data.DataNotFoundError, data.DataError):
         rng = np.random.default_rng(0)
 
         def synthetic(n: int, name: str) -> Split:
-            return Split(rng.normal(size=(n, 28, 28, 1)).astype(np.float32), rng.integers(0, 10, n), name)
+            return Split(
+                rng.normal(size=(n, 28, 28, 1)).astype(np.float32), rng.integers(0, 10, n), name
+            )
 
         return synthetic(n_train, "train"), synthetic(n_valid, "valid"), "synthetic"
 
 
-def variants(model: keras.Model, train_split: Split, valid: Split, epochs: int, batch_size: int) -> dict[str, Callable]:
+def variants(
+    model: keras.Model, train_split: Split, valid: Split, epochs: int, batch_size: int
+) -> dict[str, Callable]:
     """The three ways of training, each a function of no argument."""
 
     def bare() -> None:
@@ -74,12 +82,22 @@ def variants(model: keras.Model, train_split: Split, valid: Split, epochs: int, 
 
     def course_run_dir() -> None:
         with tempfile.TemporaryDirectory() as run_dir:
-            train.fit(model, train_split, valid, epochs=epochs, batch_size=batch_size, verbose=0, run_dir=run_dir)
+            train.fit(
+                model,
+                train_split,
+                valid,
+                epochs=epochs,
+                batch_size=batch_size,
+                verbose=0,
+                run_dir=run_dir,
+            )
 
     return {"model.fit": bare, "train.fit": course, "train.fit + run_dir": course_run_dir}
 
 
-def measure(runs: dict[str, Callable], repeats: int, images: int) -> dict[str, dict[str, list[float]]]:
+def measure(
+    runs: dict[str, Callable], repeats: int, images: int
+) -> dict[str, dict[str, list[float]]]:
     """Images per second of wall time and of CPU time, ``repeats`` times per variant, interleaved.
 
     CPU time (all threads of this process) is less disturbed than wall time
@@ -88,7 +106,10 @@ def measure(runs: dict[str, Callable], repeats: int, images: int) -> dict[str, d
     for run in runs.values():  # warm-up: tracing and first-call costs
         run()
     names = list(runs)
-    speeds: dict[str, dict[str, list[float]]] = {"wall": {n: [] for n in names}, "cpu": {n: [] for n in names}}
+    speeds: dict[str, dict[str, list[float]]] = {
+        "wall": {n: [] for n in names},
+        "cpu": {n: [] for n in names},
+    }
     for r in range(repeats):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             wall, cpu = time.perf_counter(), time.process_time()
@@ -100,7 +121,10 @@ def measure(runs: dict[str, Callable], repeats: int, images: int) -> dict[str, d
 
 def measure_writes(model: keras.Model, repeats: int) -> dict[str, float]:
     """Median seconds of the files a run_dir writes at the end of an epoch."""
-    times: dict[str, list[float]] = {"best.keras (ModelCheckpoint)": [], "backup (BackupAndRestore)": []}
+    times: dict[str, list[float]] = {
+        "best.keras (ModelCheckpoint)": [],
+        "backup (BackupAndRestore)": [],
+    }
     with tempfile.TemporaryDirectory() as folder:
         for _ in range(repeats):
             start = time.perf_counter()
@@ -122,15 +146,22 @@ def report(speeds: dict[str, list[float]], unit: str) -> str:
     for name, values in speeds.items():
         median = statistics.median(values)
         span = f"{min(values):.0f}-{max(values):.0f}"
-        lines.append(f"{name:<22}{median:>16.0f}{span:>14}{median / reference:>8.3f}{reference / median - 1:>+10.1%}")
+        lines.append(
+            f"{name:<22}{median:>16.0f}{span:>14}"
+            f"{median / reference:>8.3f}{reference / median - 1:>+10.1%}"
+        )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs of each variant (default 5)")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="timed runs of each variant (default 5)"
+    )
     parser.add_argument("--images", type=int, default=4000, help="training images (default 4000)")
-    parser.add_argument("--valid-images", type=int, default=1000, help="validation images (default 1000)")
+    parser.add_argument(
+        "--valid-images", type=int, default=1000, help="validation images (default 1000)"
+    )
     parser.add_argument("--epochs", type=int, default=2, help="epochs per run (default 2)")
     parser.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
     args = parser.parse_args()
@@ -146,12 +177,14 @@ def main() -> None:
     load_after = os.getloadavg()[0]
 
     print(
-        f"{source}: {len(train_split)} training and {len(valid)} validation images, {args.epochs} epochs, "
+        f"{source}: {len(train_split)} training and {len(valid)} validation images, "
+        f"{args.epochs} epochs, "
         f"batch {args.batch_size}, {args.repeats} timed runs per variant after one warm-up"
     )
     print(
         f"Keras {keras.__version__}, {os.cpu_count()} CPU cores, "
-        f"TensorBoard {'installed' if train._tensorboard_installed() else 'NOT installed (no logs written)'}, "
+        "TensorBoard "
+        f"{'installed' if train._tensorboard_installed() else 'NOT installed (no logs written)'}, "
         f"load average {load_before:.1f} before, {load_after:.1f} after"
     )
     print("overhead = extra time per image relative to model.fit\n")
@@ -159,7 +192,10 @@ def main() -> None:
     print()
     print(report(speeds["cpu"], "img/CPU-s"))
     epoch_s = len(train_split) / statistics.median(speeds["wall"]["model.fit"])
-    print(f"\nFiles written per epoch by run_dir (median of {args.repeats}; one epoch of model.fit: {epoch_s:.2f} s)")
+    print(
+        f"\nFiles written per epoch by run_dir (median of {args.repeats}; "
+        f"one epoch of model.fit: {epoch_s:.2f} s)"
+    )
     for name, seconds in measure_writes(model, args.repeats).items():
         print(f"  {name:<30}{seconds * 1000:>8.1f} ms  = {seconds / epoch_s:.1%} of an epoch")
 

@@ -13,8 +13,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = argparse.ArgumentParser(prog="python -m course_lib", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    data = commands.add_parser("data", help="report where Fashion-MNIST is and whether its checksums hold")
-    data.add_argument("--download", action="store_true", help="download it the way Keras does if it is missing")
+    data = commands.add_parser(
+        "data", help="report where Fashion-MNIST is and whether its checksums hold"
+    )
+    data.add_argument(
+        "--download", action="store_true", help="download it the way Keras does if it is missing"
+    )
     commands.add_parser("env", help="print the environment report shown at the top of each chapter")
     args = parser.parse_args(argv)
 

@@ -29,7 +29,9 @@ __all__ = [
 ]
 
 
-def _bounds(low: float | None, high: float | None, low_open: bool = False, high_open: bool = False) -> str:
+def _bounds(
+    low: float | None, high: float | None, low_open: bool = False, high_open: bool = False
+) -> str:
     if low is not None and high is not None:
         return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
     if low is not None:
@@ -40,7 +42,13 @@ def _bounds(low: float | None, high: float | None, low_open: bool = False, high_
 
 
 def check_int(
-    value: object, fn: str, name: str, *, low: int | None = None, high: int | None = None, hint: str = ""
+    value: object,
+    fn: str,
+    name: str,
+    *,
+    low: int | None = None,
+    high: int | None = None,
+    hint: str = "",
 ) -> int:
     """Return ``value`` as an ``int`` if it is an integer in ``[low, high]``.
 
@@ -53,7 +61,9 @@ def check_int(
     """
     what = " ".join(filter(None, ["an integer", _bounds(low, high)]))
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{fn}: {name} must be {what}; got {value!r} ({type(value).__name__}).{hint}")
+        raise TypeError(
+            f"{fn}: {name} must be {what}; got {value!r} ({type(value).__name__}).{hint}"
+        )
     if (low is not None and value < low) or (high is not None and value > high):
         raise ValueError(f"{fn}: {name} must be {what}; got {value!r}.{hint}")
     return int(value)
@@ -83,7 +93,9 @@ def check_real(
     """
     what = " ".join(filter(None, ["a number", _bounds(low, high, low_open, high_open)]))
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{fn}: {name} must be {what}; got {value!r} ({type(value).__name__}).{hint}")
+        raise TypeError(
+            f"{fn}: {name} must be {what}; got {value!r} ({type(value).__name__}).{hint}"
+        )
     value = float(value)
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
@@ -119,7 +131,14 @@ def check_seed(seed: object, fn: str) -> int | None:
     """
     if seed is None:
         return None
-    return check_int(seed, fn, "seed", low=0, high=2**32 - 1, hint=" Pass None for a run that is not reproducible.")
+    return check_int(
+        seed,
+        fn,
+        "seed",
+        low=0,
+        high=2**32 - 1,
+        hint=" Pass None for a run that is not reproducible.",
+    )
 
 
 def rng(seed: int | None) -> np.random.Generator:
@@ -157,11 +176,14 @@ def check_split(
     if not isinstance(split, Split):
         raise TypeError(
             f"{fn}: {name} must be a course_lib.data.Split (images and labels together); "
-            f"got {type(split).__name__}. Build one with data.Split(x, y, name) or take it from data.load_splits()."
+            f"got {type(split).__name__}. Build one with data.Split(x, y, name) or take it from "
+            "data.load_splits()."
         )
     if image_shape is not None:
         shape = tuple(split.x.shape[1:])
-        fits = len(shape) == len(image_shape) and all(e in (None, -1, s) for e, s in zip(image_shape, shape))
+        fits = len(shape) == len(image_shape) and all(
+            e in (None, -1, s) for e, s in zip(image_shape, shape)
+        )
         if not fits:
             hint = ""
             if len(shape) == len(image_shape) - 1 and image_shape[-1] in (1, None, -1):
@@ -172,20 +194,21 @@ def check_split(
             )
     if class_labels and split.y.ndim != 1:
         raise ValueError(
-            f"{fn}: {name} must have one class index per image; split {split.name!r} has labels of shape "
-            f"{split.y.shape}. One-hot labels become class indices with y.argmax(axis=1)."
+            f"{fn}: {name} must have one class index per image; split {split.name!r} has labels "
+            f"of shape {split.y.shape}. One-hot labels become class indices with y.argmax(axis=1)."
         )
     return split
 
 
 _WHY = {
     "valid": (
-        "it picks among models by their score on {name}, so that score is optimistic; the test set must "
-        "stay unseen until the single final evaluation. Pass the validation split (data.load_splits().valid)."
+        "it picks among models by their score on {name}, so that score is optimistic; the test set "
+        "must stay unseen until the single final evaluation. Pass the validation split "
+        "(data.load_splits().valid)."
     ),
     "train": (
-        "a model trained on test data makes its final evaluation meaningless. Train on the training split, "
-        "or on training and validation together (data.combine)."
+        "a model trained on test data makes its final evaluation meaningless. Train on the "
+        "training split, or on training and validation together (data.combine)."
     ),
 }
 
@@ -204,4 +227,6 @@ def refuse_test(split: Split, fn: str, name: str, use: str = "valid") -> None:
     if split.role != "test":
         return
     why = _WHY[use].format(name=name)
-    raise ValueError(f"{fn}: {name} must not be test data; split {split.name!r} comes from the test set: {why}")
+    raise ValueError(
+        f"{fn}: {name} must not be test data; split {split.name!r} comes from the test set: {why}"
+    )

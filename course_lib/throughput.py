@@ -18,6 +18,10 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from course_lib import _checks
+
+__all__ = ["Throughput", "measure_throughput"]
+
 
 @dataclass(frozen=True)
 class Throughput:
@@ -55,32 +59,43 @@ class Throughput:
     def summary(self) -> str:
         """One line: median, range and set-up of the measurement."""
         low, high = min(self.images_per_second), max(self.images_per_second)
+        repeats = len(self.images_per_second)
         return (
-            f"{self.mode}: median {self.median:,.0f} images/s over {len(self.images_per_second)} repeats "
+            f"{self.mode}: median {self.median:,.0f} images/s over {repeats} repeats "
             f"(range {low:,.0f}-{high:,.0f}), {self.images} images in batches of {self.batch_size}"
         )
 
 
-def _check_inputs(model: object, x: np.ndarray, y: object, batch_size: object, repeats: object, training: bool) -> None:
+def _check_inputs(
+    model: object, x: np.ndarray, y: object, batch_size: object, repeats: object, training: bool
+) -> None:
     fn = "measure_throughput"
     if not isinstance(model, keras.Model):
         raise TypeError(f"{fn}: expected a keras.Model; got {type(model).__name__}.")
-    for name, value in (("batch_size", batch_size), ("repeats", repeats)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{fn}: {name} must be an int >= 1; got {value!r}.")
+    batch_size = _checks.check_int(batch_size, fn, "batch_size", low=1)
+    _checks.check_int(repeats, fn, "repeats", low=1)
     expected = tuple(model.input_shape[1:])
     got = tuple(x.shape[1:])
     if len(expected) != len(got) or any(e is not None and e != g for e, g in zip(expected, got)):
         raise ValueError(f"{fn}: the model expects images of shape {expected}; x has {got}.")
     if len(x) < batch_size:
-        raise ValueError(f"{fn}: x has {len(x)} images, fewer than one batch of {batch_size}; expected at least {batch_size}.")
+        raise ValueError(
+            f"{fn}: x has {len(x)} images, fewer than one batch of {batch_size}; "
+            f"expected at least {batch_size}."
+        )
     if training:
         if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
-            raise ValueError(f"{fn}: training=True needs a compiled model (an optimizer and a loss); call model.compile first.")
+            raise ValueError(
+                f"{fn}: training=True needs a compiled model (an optimizer and a loss); "
+                "call train.compile_classifier(model) first."
+            )
         if y is None:
             raise ValueError(f"{fn}: training=True needs labels y, one per image of x.")
         if len(y) != len(x):
-            raise ValueError(f"{fn}: x has {len(x)} images but y has {len(y)} labels; expected one label per image.")
+            raise ValueError(
+                f"{fn}: x has {len(x)} images but y has {len(y)} labels; "
+                "expected one label per image."
+            )
 
 
 def measure_throughput(
@@ -162,4 +177,6 @@ def measure_throughput(
             model.set_weights(saved_weights)
             for variable, value in zip(optimizer.variables, saved_optimizer):
                 variable.assign(value)
-    return Throughput(tuple(rates), "training" if training else "inference", int(batch_size), steps * batch_size)
+    return Throughput(
+        tuple(rates), "training" if training else "inference", int(batch_size), steps * batch_size
+    )

@@ -69,7 +69,8 @@ def _check_split(model: keras.Model, split: object, fn: str, name: str) -> Split
 
 
 def _num_classes(model: keras.Model) -> int | None:
-    """Classes the model predicts: the last axis of its output, or None if it has several outputs."""
+    """Classes the model predicts: the last axis of its output, or None if it has several
+    outputs."""
     shape = model.output_shape
     if not isinstance(shape, tuple) or not shape or not isinstance(shape[-1], int):
         return None
@@ -113,10 +114,14 @@ class WarnOnChanceLoss(keras.callbacks.Callback):
         the losses for which ln(K) is the chance level.
     """
 
-    def __init__(self, num_classes: int | None = None, tolerance: float = 0.01, patience: int = 3) -> None:
+    def __init__(
+        self, num_classes: int | None = None, tolerance: float = 0.01, patience: int = 3
+    ) -> None:
         super().__init__()
         if patience < 1:
-            raise ValueError(f"WarnOnChanceLoss: patience must be at least 1 epoch; got {patience}.")
+            raise ValueError(
+                f"WarnOnChanceLoss: patience must be at least 1 epoch; got {patience}."
+            )
         self.num_classes = num_classes
         self.tolerance = tolerance
         self.patience = patience
@@ -145,14 +150,15 @@ class WarnOnChanceLoss(keras.callbacks.Callback):
         first = epoch + 2 - len(self.losses_at_chance)
         losses = ", ".join(f"{loss:.4f}" for loss in self.losses_at_chance)
         return (
-            f"The training loss has stayed at ln({k}) = {math.log(k):.4f} for {len(self.losses_at_chance)} epochs "
-            f"(epochs {first}-{epoch + 1}: {losses}): the network predicts every class with probability "
-            f"1/{k} and has learned nothing yet. Usual causes: a learning rate too small for plain SGD "
-            "(the lecture notes used SGD with Keras' default 0.01 and stalled for five epochs), a vanishing "
-            "signal in a deep stack of ReLU layers without batch normalization, unscaled inputs, or labels "
-            "that do not match the images. What to try: optimizer='adam' or a larger learning rate, "
-            "BatchNormalization layers, He initialization (kernel_initializer='he_normal'), and checking "
-            "the data (show a few images with their labels)."
+            f"The training loss has stayed at ln({k}) = {math.log(k):.4f} for "
+            f"{len(self.losses_at_chance)} epochs (epochs {first}-{epoch + 1}: {losses}): the "
+            f"network predicts every class with probability 1/{k} and has learned nothing yet. "
+            "Usual causes: a learning rate too small for plain SGD (the lecture notes used SGD "
+            "with Keras' default 0.01 and stalled for five epochs), a vanishing signal in a deep "
+            "stack of ReLU layers without batch normalization, unscaled inputs, or labels that do "
+            "not match the images. What to try: optimizer='adam' or a larger learning rate, "
+            "BatchNormalization layers, He initialization (kernel_initializer='he_normal'), and "
+            "checking the data (show a few images with their labels)."
         )
 
 
@@ -227,7 +233,9 @@ def training_callbacks(
         Always ends with ``WarnOnChanceLoss``.
     """
     if patience is not None and patience < 0:
-        raise ValueError(f"patience must be a number of epochs (0 or more) or None; got {patience}.")
+        raise ValueError(
+            f"patience must be a number of epochs (0 or more) or None; got {patience}."
+        )
     mode = _monitor_mode(monitor)
     callbacks: list[keras.callbacks.Callback] = []
     if run_dir is not None:
@@ -236,18 +244,28 @@ def training_callbacks(
         best_path = run_dir / "best.keras"
         # A new ModelCheckpoint forgets the best value: when resuming, start
         # from the best in history.csv so a worse epoch cannot replace best.keras.
-        best = _best_so_far(run_dir / "history.csv", monitor) if resuming and best_path.is_file() else None
+        best = (
+            _best_so_far(run_dir / "history.csv", monitor)
+            if resuming and best_path.is_file()
+            else None
+        )
         callbacks += _tensorboard(run_dir / "logs")
         callbacks += [
             keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resuming),
             keras.callbacks.ModelCheckpoint(
-                str(best_path), monitor=monitor, mode=mode, save_best_only=True, initial_value_threshold=best
+                str(best_path),
+                monitor=monitor,
+                mode=mode,
+                save_best_only=True,
+                initial_value_threshold=best,
             ),
             keras.callbacks.BackupAndRestore(backup_dir=str(run_dir / "backup")),
         ]
     if patience is not None:
         callbacks.append(
-            keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience, restore_best_weights=True)
+            keras.callbacks.EarlyStopping(
+                monitor=monitor, mode=mode, patience=patience, restore_best_weights=True
+            )
         )
     callbacks.append(WarnOnChanceLoss())
     return callbacks
@@ -283,9 +301,13 @@ def compile_classifier(
         ``epochs * steps per epoch``); constant without it.
     """
     if not isinstance(model, keras.Model):
-        raise TypeError(f"compile_classifier: model must be a keras.Model; got {type(model).__name__}.")
+        raise TypeError(
+            f"compile_classifier: model must be a keras.Model; got {type(model).__name__}."
+        )
     _checks.check_choice(optimizer, "compile_classifier", "optimizer", OPTIMIZERS)
-    rate = _checks.check_real(learning_rate, "compile_classifier", "learning_rate", low=0, low_open=True)
+    rate = _checks.check_real(
+        learning_rate, "compile_classifier", "learning_rate", low=0, low_open=True
+    )
     if decay_steps is not None:
         steps = _checks.check_int(decay_steps, "compile_classifier", "decay_steps", low=1)
         rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps)
@@ -368,7 +390,9 @@ def fit(
     batch_size = _checks.check_int(batch_size, "fit", "batch_size", low=1)
     if valid is None:
         monitor = monitor.removeprefix("val_")
-    all_callbacks = training_callbacks(run_dir, monitor=monitor, patience=patience) + list(callbacks or [])
+    all_callbacks = training_callbacks(run_dir, monitor=monitor, patience=patience) + list(
+        callbacks or []
+    )
     try:
         return model.fit(
             train.x,
@@ -421,7 +445,9 @@ def evaluate(model: keras.Model, split: Split, batch_size: int = 256) -> dict[st
     return result
 
 
-def _warn_if_misaligned(result: dict[str, float], name: str, k: int | None, reference: float | None) -> None:
+def _warn_if_misaligned(
+    result: dict[str, float], name: str, k: int | None, reference: float | None
+) -> None:
     accuracy = result.get("accuracy")
     if accuracy is None or reference is None or k is None or k < 2:
         return
@@ -430,11 +456,11 @@ def _warn_if_misaligned(result: dict[str, float], name: str, k: int | None, refe
     loss = f"loss {result['loss']:.2f} and " if "loss" in result else ""
     warnings.warn(
         f"evaluate: {loss}accuracy {accuracy:.2%} on split {name!r}, chance level for {k} classes "
-        f"({1 / k:.2%}), although the model reached {reference:.2%} on its validation data. The images "
-        f"and labels of {name!r} are probably misaligned: e.g. the labels of one split paired with the "
-        "images of another, or images and labels shuffled separately. A high loss with chance accuracy "
-        f"is the signature of this mistake. Check where the x and y of {name!r} come from; "
-        "data.load_splits() keeps them together.",
+        f"({1 / k:.2%}), although the model reached {reference:.2%} on its validation data. The "
+        f"images and labels of {name!r} are probably misaligned: e.g. the labels of one split "
+        "paired with the images of another, or images and labels shuffled separately. A high loss "
+        f"with chance accuracy is the signature of this mistake. Check where the x and y of "
+        f"{name!r} come from; data.load_splits() keeps them together.",
         MisalignedLabelsWarning,
         stacklevel=3,
     )

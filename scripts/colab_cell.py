@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MARKER = "colab_install"  # cell metadata key that identifies the cell
 TAGS = ["remove-cell"]
 
-TEMPLATE = '''\
+TEMPLATE = """\
 # On Colab only: install the course's package. Hidden in the book; does nothing elsewhere.
 import sys
 
@@ -37,7 +37,7 @@ if "google.colab" in sys.modules:
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "course_lib @ git+{url}@{branch}"],
         check=True,
-    )'''
+    )"""
 
 
 def repository(config: Path = ROOT / "_config.yml") -> tuple[str, str]:
@@ -45,7 +45,9 @@ def repository(config: Path = ROOT / "_config.yml") -> tuple[str, str]:
     settings = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("repository") or {}
     url = str(settings.get("url") or "").rstrip("/")
     if not url.startswith("https://"):
-        raise ValueError(f"colab_cell: {config} must set repository.url to an https:// address; got {url!r}.")
+        raise ValueError(
+            f"colab_cell: {config} must set repository.url to an https:// address; got {url!r}."
+        )
     return url, str(settings.get("branch") or "main")
 
 

@@ -27,7 +27,9 @@ def execute(path: Path) -> float:
     """Execute one notebook in its own folder, write it back, return seconds."""
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=7200, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=7200, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     seconds = time.perf_counter() - start
     nbformat.write(nb, path)
     return seconds

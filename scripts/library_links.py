@@ -60,11 +60,26 @@ def _resolve(path: list[str]) -> str | None:
     module = getattr(obj, "__module__", "") or ""
     if not (module == PACKAGE or module.startswith(PACKAGE + ".")) or obj.__name__.startswith("_"):
         return None
-    return f"{module}.{obj.__qualname__}"
+    return f"{_public_module(obj, module)}.{obj.__qualname__}"
+
+
+def _public_module(obj: object, module: str) -> str:
+    """The shortest ``course_lib.x[.y]`` that exports ``obj`` in its ``__all__`` (its API page).
+
+    ``course_lib.data.splits.load_splits`` is documented as ``course_lib.data.load_splits``.
+    """
+    parts = module.split(".")
+    for end in range(2, len(parts) + 1):
+        candidate = importlib.import_module(".".join(parts[:end]))
+        exported = obj.__name__ in getattr(candidate, "__all__", ())
+        if exported and getattr(candidate, obj.__name__) is obj:
+            return candidate.__name__
+    return module
 
 
 def used_objects(nb: nbformat.NotebookNode) -> list[str]:
-    """Canonical names of the course_lib functions and classes the code cells use, in order of first use."""
+    """Canonical names of the course_lib functions and classes the code cells use, in order of
+    first use."""
     transform = TransformerManager().transform_cell
     aliases: dict[str, list[str]] = {}
     trees = []
@@ -80,8 +95,14 @@ def used_objects(nb: nbformat.NotebookNode) -> list[str]:
             if isinstance(node, ast.Import):
                 for a in node.names:
                     if a.name.split(".")[0] == PACKAGE:
-                        aliases[a.asname or a.name.split(".")[0]] = (a.name if a.asname else PACKAGE).split(".")
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == PACKAGE:
+                        aliases[a.asname or a.name.split(".")[0]] = (
+                            a.name if a.asname else PACKAGE
+                        ).split(".")
+            elif (
+                isinstance(node, ast.ImportFrom)
+                and node.level == 0
+                and (node.module or "").split(".")[0] == PACKAGE
+            ):
                 for a in node.names:
                     aliases[a.asname or a.name] = [*node.module.split("."), a.name]
 
@@ -106,7 +127,11 @@ def cell_source(names: list[str]) -> str:
     by_module: dict[str, list[str]] = {}
     for name in names:
         module, attr = name.rsplit(".", 1)
-        role = "class" if inspect.isclass(getattr(importlib.import_module(module), attr, None)) else "func"
+        role = (
+            "class"
+            if inspect.isclass(getattr(importlib.import_module(module), attr, None))
+            else "func"
+        )
         by_module.setdefault(module, []).append(f"{{py:{role}}}`~{name}`")
     lines = [
         HEADING,
@@ -151,7 +176,10 @@ def main(argv: list[str]) -> int:
             print(f"{path}: up to date")
         elif check:
             stale.append(path)
-            print(f"{path}: the 'Library functions used in this chapter' cell is missing or out of date")
+            print(
+                f"{path}: the 'Library functions used in this chapter' cell is missing or out "
+                "of date"
+            )
         else:
             nbformat.write(nb, path)
             print(f"{path}: library links written")

@@ -64,16 +64,25 @@ class Chromium:
         self.session = None
         try:
             self._wait_until_ready(timeout)
-            args = ["--headless=new", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1024"]
+            args = [
+                "--headless=new",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--window-size=1280,1024",
+            ]
             if hasattr(os, "geteuid") and os.geteuid() == 0:
-                args.append("--no-sandbox")  # Chromium refuses to sandbox itself as root (containers, CI)
+                args.append(
+                    "--no-sandbox"
+                )  # Chromium refuses to sandbox itself as root (containers, CI)
             capabilities = {
                 "browserName": "chrome",
                 "pageLoadStrategy": "normal",
                 "timeouts": {"pageLoad": int(timeout * 1000), "script": int(timeout * 1000)},
                 "goog:chromeOptions": {"binary": browser, "args": args},
             }
-            answer = self._command("POST", "/session", {"capabilities": {"alwaysMatch": capabilities}})
+            answer = self._command(
+                "POST", "/session", {"capabilities": {"alwaysMatch": capabilities}}
+            )
             self.session = answer["sessionId"]
         except BaseException:
             self.process.kill()
@@ -83,7 +92,9 @@ class Chromium:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise WebDriverError(f"chromedriver exited with code {self.process.returncode} on start")
+                raise WebDriverError(
+                    f"chromedriver exited with code {self.process.returncode} on start"
+                )
             try:
                 if (self._command("GET", "/status") or {}).get("ready"):
                     return
@@ -102,7 +113,9 @@ class Chromium:
                 body = json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as exc:
             value = json.loads(exc.read() or b"{}").get("value", {})
-            raise WebDriverError(f"{method} {path}: {value.get('error')}: {value.get('message')}") from exc
+            raise WebDriverError(
+                f"{method} {path}: {value.get('error')}: {value.get('message')}"
+            ) from exc
         return body.get("value")
 
     def get(self, url: str) -> None:
@@ -110,7 +123,8 @@ class Chromium:
         self._command("POST", f"/session/{self.session}/url", {"url": url})
 
     def run_async(self, script: str, *args: object) -> object:
-        """Run asynchronous JavaScript; it returns by calling ``arguments[arguments.length - 1]``."""
+        """Run asynchronous JavaScript; it returns by calling
+        ``arguments[arguments.length - 1]``."""
         return self._command(
             "POST", f"/session/{self.session}/execute/async", {"script": script, "args": list(args)}
         )

@@ -20,16 +20,21 @@ from urllib.parse import unquote, urlsplit
 
 import nbformat
 import pytest
+
 from chromium import Chromium, find_executables
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 NOT_PAGES = ("_static", "_sources", "_images", "_sphinx_design_static", "_panels_static")
-PAGES = sorted(
-    str(p.relative_to(HTML))
-    for p in HTML.rglob("*.html")
-    if p.relative_to(HTML).parts[0] not in NOT_PAGES
-) if (HTML / "index.html").exists() else []
+PAGES = (
+    sorted(
+        str(p.relative_to(HTML))
+        for p in HTML.rglob("*.html")
+        if p.relative_to(HTML).parts[0] not in NOT_PAGES
+    )
+    if (HTML / "index.html").exists()
+    else []
+)
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
 HIDDEN_OUTPUT_TAGS = {"remove-output", "remove-cell"}
 
@@ -54,7 +59,8 @@ const done = arguments[arguments.length - 1];
   done({
     images: images,
     figures: Array.from(document.querySelectorAll("figure, div.figure")).map(
-      (f) => ({id: f.id, text: text(f), hasImage: !!f.querySelector("img, svg, object, video, canvas")})),
+      (f) => ({id: f.id, text: text(f),
+               hasImage: !!f.querySelector("img, svg, object, video, canvas")})),
     errors: Array.from(document.querySelectorAll(
       ".cell_output .output.error, .cell_output .output.traceback, " +
       "div.output.error, div.output.traceback, .system-message, .problematic")).map(
@@ -86,7 +92,9 @@ def browser():
     """A headless Chromium session (skips the test when Chromium is not installed)."""
     chromium, driver = find_executables()
     if not (chromium and driver):
-        missing = " and ".join(n for n, p in (("chromium", chromium), ("chromedriver", driver)) if not p)
+        missing = " and ".join(
+            n for n, p in (("chromium", chromium), ("chromedriver", driver)) if not p
+        )
         _unavailable(
             f"{missing} not found: install the Debian packages chromium and chromium-driver "
             "(`make browser` does it as root), or set CHROMIUM and CHROMEDRIVER"
@@ -99,7 +107,9 @@ def browser():
 def facts(browser):
     """What the browser sees on a page of the book: ``facts(page)``, each page opened once."""
     if not (HTML / "index.html").exists():
-        _unavailable(f"the book is not built ({HTML / 'index.html'} is missing): run `make book` first")
+        _unavailable(
+            f"the book is not built ({HTML / 'index.html'} is missing): run `make book` first"
+        )
 
     @cache
     def collect(page: str) -> dict:
@@ -128,13 +138,18 @@ def broken_images(seen: dict) -> list[str]:
 
 def missing_figures(seen: dict, notebook: Path | None) -> list[str]:
     """Figures without a picture, and notebook pictures the page does not show."""
-    problems = [f"figure without an image: {f['id'] or f['text']!r}" for f in seen["figures"] if not f["hasImage"]]
+    problems = [
+        f"figure without an image: {f['id'] or f['text']!r}"
+        for f in seen["figures"]
+        if not f["hasImage"]
+    ]
     problems += [f"a figure shown as text, without its picture: {t!r}" for t in seen["figureReprs"]]
     if notebook is not None and notebook.exists():
         expected = stored_images(notebook)
         if seen["outputImages"] < expected:
             problems.append(
-                f"{notebook.name} stores {expected} pictures in its outputs; the page shows {seen['outputImages']}"
+                f"{notebook.name} stores {expected} pictures in its outputs; "
+                f"the page shows {seen['outputImages']}"
             )
     return problems
 
@@ -165,7 +180,9 @@ def broken_links(seen: dict, html: Path, anchors_of) -> list[str]:
         if anchor and target.suffix == ".html" and target.is_relative_to(html):
             ids = anchors_of(str(target.relative_to(html)))
             if ids is not None and anchor not in ids:
-                broken.append(f"{link['href']!r} ({link['text']}): no anchor #{anchor} in {target.name}")
+                broken.append(
+                    f"{link['href']!r} ({link['text']}): no anchor #{anchor} in {target.name}"
+                )
     return broken
 
 
@@ -194,7 +211,9 @@ def test_no_error_outputs(page, facts):
 
 @pytest.mark.parametrize("page", PAGES)
 def test_internal_links_resolve(page, facts):
-    broken = broken_links(facts(page), HTML, lambda other: facts(other)["ids"] if other in PAGES else None)
+    broken = broken_links(
+        facts(page), HTML, lambda other: facts(other)["ids"] if other in PAGES else None
+    )
     assert not broken, f"{page}: broken internal links:\n  " + "\n  ".join(broken)
 
 
@@ -222,10 +241,18 @@ def test_the_checks_catch_a_broken_page(browser, tmp_path):
     (tmp_path / "ok.png").write_bytes(png)
     (tmp_path / "other.html").write_text('<html><body><p id="there">here</p></body></html>')
     (tmp_path / "page.html").write_text(BROKEN_PAGE)
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[
-        nbformat.v4.new_output("display_data", data={"image/png": "", "text/plain": "<Figure>"})
-        for _ in range(2)
-    ])])
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                outputs=[
+                    nbformat.v4.new_output(
+                        "display_data", data={"image/png": "", "text/plain": "<Figure>"}
+                    )
+                    for _ in range(2)
+                ]
+            )
+        ]
+    )
     nbformat.write(notebook, tmp_path / "page.ipynb")
 
     browser.get((tmp_path / "page.html").as_uri())
@@ -236,7 +263,11 @@ def test_the_checks_catch_a_broken_page(browser, tmp_path):
     assert broken_images(seen) == ["missing.png"]
     problems = missing_figures(seen, tmp_path / "page.ipynb")
     assert len(problems) == 3, problems
-    assert "fig-empty" in problems[0] and "Figure size 640x480" in problems[1] and "stores 2 pictures" in problems[2]
+    assert (
+        "fig-empty" in problems[0]
+        and "Figure size 640x480" in problems[1]
+        and "stores 2 pictures" in problems[2]
+    )
     problems = error_outputs(seen)
     assert len(problems) == 2 and "boom" in problems[0] and "Traceback" in problems[1], problems
     anchors = {"other.html": other["ids"], "page.html": seen["ids"]}

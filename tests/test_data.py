@@ -25,7 +25,7 @@ needs_data = pytest.mark.skipif(
 def isolated(monkeypatch, tmp_path):
     """No COURSE_DATA_DIR, an empty system dir and an empty Keras cache."""
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
-    monkeypatch.setattr(data, "SYSTEM_DATA_DIR", tmp_path / "system")
+    monkeypatch.setattr(data.files, "SYSTEM_DATA_DIR", tmp_path / "system")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     return tmp_path
 
@@ -159,7 +159,7 @@ def test_download_uses_keras_get_file_with_keras_urls(isolated, monkeypatch):
     (x_train, _), _ = data.load_fashion_mnist()
     assert x_train.shape == (60000, 28, 28)
     assert [c[0] for c in calls] == [spec.filename for spec in FILES.values()]
-    assert all(c[1] == data.KERAS_ORIGIN + c[0] for c in calls)
+    assert all(c[1] == data.files.KERAS_ORIGIN + c[0] for c in calls)
     assert all(c[2] == "datasets/fashion-mnist" for c in calls)
 
 
@@ -193,38 +193,38 @@ def test_not_gzip_is_reported(tmp_path):
 
 
 def test_wrong_magic_is_reported(tmp_path):
-    spec = write_idx(tmp_path / "labels.gz", data.IMAGES_MAGIC, (3, 28, 28), bytes(3 * 784))
-    labels_spec = IdxFile(spec.filename, data.LABELS_MAGIC, 3, spec.sha256)
+    spec = write_idx(tmp_path / "labels.gz", data.files.IMAGES_MAGIC, (3, 28, 28), bytes(3 * 784))
+    labels_spec = IdxFile(spec.filename, data.files.LABELS_MAGIC, 3, spec.sha256)
     with pytest.raises(DataError, match="magic number 2051, expected labels"):
         data.read_idx(tmp_path / "labels.gz", labels_spec)
 
 
 def test_wrong_count_is_reported(tmp_path):
-    spec = write_idx(tmp_path / "labels.gz", data.LABELS_MAGIC, (5,), bytes(5))
+    spec = write_idx(tmp_path / "labels.gz", data.files.LABELS_MAGIC, (5,), bytes(5))
     with pytest.raises(DataError, match="header says 5 items, expected 7"):
         data.read_idx(tmp_path / "labels.gz", IdxFile(spec.filename, spec.magic, 7, spec.sha256))
 
 
 def test_wrong_image_size_is_reported(tmp_path):
-    spec = write_idx(tmp_path / "images.gz", data.IMAGES_MAGIC, (2, 32, 32), bytes(2 * 1024))
+    spec = write_idx(tmp_path / "images.gz", data.files.IMAGES_MAGIC, (2, 32, 32), bytes(2 * 1024))
     with pytest.raises(DataError, match="images are 32x32, expected 28x28"):
         data.read_idx(tmp_path / "images.gz", spec)
 
 
 def test_truncated_payload_is_reported(tmp_path):
-    spec = write_idx(tmp_path / "images.gz", data.IMAGES_MAGIC, (2, 28, 28), bytes(784))
+    spec = write_idx(tmp_path / "images.gz", data.files.IMAGES_MAGIC, (2, 28, 28), bytes(784))
     with pytest.raises(DataError, match="truncated"):
         data.read_idx(tmp_path / "images.gz", spec)
 
 
 def test_label_out_of_range_is_reported(tmp_path):
-    spec = write_idx(tmp_path / "labels.gz", data.LABELS_MAGIC, (3,), bytes([1, 12, 3]))
+    spec = write_idx(tmp_path / "labels.gz", data.files.LABELS_MAGIC, (3,), bytes([1, 12, 3]))
     with pytest.raises(DataError, match="label 12 found"):
         data.read_idx(tmp_path / "labels.gz", spec)
 
 
 def test_valid_small_file_reads(tmp_path):
-    spec = write_idx(tmp_path / "labels.gz", data.LABELS_MAGIC, (3,), bytes([1, 9, 3]))
+    spec = write_idx(tmp_path / "labels.gz", data.files.LABELS_MAGIC, (3,), bytes([1, 9, 3]))
     np.testing.assert_array_equal(data.read_idx(tmp_path / "labels.gz", spec), [1, 9, 3])
 
 
@@ -259,21 +259,82 @@ def test_split_rejects_mismatched_lengths():
 def test_split_accepts_masks_and_rejects_scalar_labels():
     masks = Split(np.zeros((5, 28, 28)), np.zeros((5, 28, 28), dtype=int), "masks")
     assert len(masks) == 5
-    with pytest.raises(ValueError, match="class_counts needs one class index per image"):
+    with pytest.raises(ValueError, match="one class index per image"):
         masks.class_counts()
     with pytest.raises(ValueError, match="one entry per image"):
         Split(np.zeros((5, 28, 28)), np.int64(3))
 
 
-def test_split_take():
+def test_split_take_is_the_first_n_and_sample_is_seeded():
     split = Split(np.arange(10)[:, None], np.arange(10) % 3, "s")
     assert len(split.take(4)) == 4 and split.take(4).y.tolist() == [0, 1, 2, 0]
-    sample = split.take(5, seed=1)
-    assert len(sample) == 5 and np.all(sample.x[:, 0] % 3 == sample.y)
-    assert sample.x[:, 0].tolist() == split.take(5, seed=1).x[:, 0].tolist()
     assert split.take(None) is split and split.take(100) is split
-    with pytest.raises(ValueError, match="at least 1"):
-        split.take(0)
+    sample = split.sample(5, seed=1)
+    assert len(sample) == 5 and np.all(sample.x[:, 0] % 3 == sample.y)
+    assert sample.x[:, 0].tolist() == split.sample(5, seed=1).x[:, 0].tolist()
+    assert sorted(sample.x[:, 0].tolist()) == sample.x[:, 0].tolist()  # original order kept
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda s: s.take(0), ValueError, "n must be an integer >= 1; got 0"),
+        (lambda s: s.take(2.5), TypeError, "n must be an integer >= 1; got 2.5"),
+        (lambda s: s.take("100"), TypeError, "n must be an integer"),
+        (lambda s: s.sample(3, seed=-1), ValueError, "seed must be an integer in"),
+        (lambda s: s.sample(3, seed=1.5), TypeError, "seed must be an integer"),
+    ],
+)
+def test_split_take_and_sample_refuse_bad_arguments(call, error, match):
+    split = Split(np.arange(10)[:, None], np.arange(10) % 3, "s")
+    with pytest.raises(error, match=match):
+        call(split)
+
+
+def test_roles_default_to_the_name_and_survive_every_derivation():
+    x, y = np.zeros((40, 28, 28), np.uint8), np.arange(40) % 4
+    test = Split(x, y, "test")
+    assert (
+        test.role == "test"
+        and Split(x, y, "valid").role == "valid"
+        and Split(x, y, "mine").role == "train"
+    )
+    assert Split(x, y, "holdout", role="test").role == "test"
+    derived = [
+        test.take(10),
+        test.sample(10, seed=0),
+        data.class_subset(test, [1, 3], name="renamed"),
+        data.sample_per_class(test, 8, seed=0),
+        data.repeat_to(test.take(5), 12, seed=0),
+    ]
+    assert [s.role for s in derived] == ["test"] * len(derived)
+    assert derived[3].name == "test[8]"
+    with pytest.raises(ValueError, match="role must be one of"):
+        Split(x, y, "s", role="testing")
+
+
+def test_standardize_keeps_the_roles():
+    rng = np.random.default_rng(0)
+    splits = data.Splits(
+        *(
+            Split(rng.integers(0, 256, (6, 28, 28), dtype=np.uint8), np.arange(6) % 3, n)
+            for n in ("train", "valid", "test")
+        )
+    )
+    scaled = data.standardize(splits)
+    assert [s.role for s in scaled] == ["train", "valid", "test"]
+    assert scaled.train.x.shape == (6, 28, 28, 1)
+    with pytest.raises(TypeError, match="standardize: splits must be the Splits"):
+        data.standardize(splits.train)
+    flat = data.Splits(*(s.derive(s.x.reshape(6, -1), s.y) for s in splits))
+    with pytest.raises(ValueError, match=r"must hold images of shape \(28, 28\)"):
+        data.standardize(flat)
+
+
+def test_digits_splits_have_roles():
+    digits = data.load_digits_splits()
+    assert [s.role for s in digits] == ["train", "valid", "test"]
+    assert digits.test.name == "digits test" and digits.train.x.shape[1:] == (28, 28, 1)
 
 
 @needs_data
@@ -282,9 +343,12 @@ def test_seed_split_shapes():
     assert splits.valid.x.shape == (5000, 28, 28)
     assert splits.train.x.shape == (55000, 28, 28)
     assert splits.test.x.shape == (10000, 28, 28)
+    assert [s.role for s in splits] == ["train", "valid", "test"]
     (x_train_all, y_train_all), _ = data.load_fashion_mnist(download=False)
     np.testing.assert_array_equal(splits.valid.y, y_train_all[:5000])
     np.testing.assert_array_equal(splits.train.x[0], x_train_all[5000])
+    with pytest.raises(TypeError, match="valid_size must be an integer"):
+        data.load_splits(valid_size=2500.5, download=False)
 
 
 @needs_data
@@ -299,15 +363,41 @@ def test_standardize_reproduces_the_seed():
     assert scaled.test.x[0, 0, 0, 0] == scaled.train.x[0, 0, 0, 0]
 
 
-def test_combine_concatenates_splits_in_order_and_refuses_the_test_set():
+def test_combine_concatenates_splits_in_order_and_refuses_test_data_by_role():
     a = Split(np.zeros((3, 28, 28), np.uint8), np.array([0, 1, 2]), "train")
     b = Split(np.ones((2, 28, 28), np.uint8), np.array([3, 4]), "valid")
     both = data.combine(a, b)
-    assert both.name == "train" and both.x.shape == (5, 28, 28)
+    assert both.name == "train" and both.role == "train" and both.x.shape == (5, 28, 28)
     assert list(both.y) == [0, 1, 2, 3, 4] and both.x[3:].min() == 1
-    with pytest.raises(ValueError, match="test set must stay out of training"):
-        data.combine(a, Split(b.x, b.y, "test"))
+    for test in (
+        Split(b.x, b.y, "test"),
+        Split(b.x, b.y, "holdout", role="test"),
+        Split(b.x, b.y, "test").take(1),
+    ):
+        with pytest.raises(ValueError, match="must not be test data"):
+            data.combine(a, test)
     with pytest.raises(ValueError, match="differ in shape"):
         data.combine(a, Split(np.zeros((2, 32, 32), np.uint8), b.y, "valid"))
     with pytest.raises(ValueError, match="at least one"):
         data.combine()
+    with pytest.raises(TypeError, match="must be a course_lib.data.Split"):
+        data.combine(a, (b.x, b.y))
+
+
+def test_sample_per_class_is_balanced_and_seeded():
+    split = Split(np.arange(100)[:, None], np.arange(100) % 4, "pool")
+    sample = data.sample_per_class(split, 10, seed=3)
+    assert sorted(np.bincount(sample.y).tolist()) == [2, 2, 3, 3]
+    assert np.array_equal(sample.x, data.sample_per_class(split, 10, seed=3).x)
+    with pytest.raises(ValueError, match="n must be an integer >= 4"):
+        data.sample_per_class(split, 3)
+
+
+def test_class_subset_relabels_and_checks_classes():
+    split = Split(np.arange(30)[:, None], np.arange(30) % 3, "s")
+    sub = data.class_subset(split, [2, 0])
+    assert set(sub.y.tolist()) == {0, 1} and np.all(sub.x[sub.y == 0, 0] % 3 == 2)
+    with pytest.raises(TypeError, match="every class must be an integer"):
+        data.class_subset(split, [0.5, 2])
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        data.class_subset(split, [1])

@@ -30,13 +30,19 @@ def test_there_are_chapters():
 def test_stored_from_a_complete_run(path):
     """Every code cell ran, in order, without errors."""
     counts = [c.execution_count for c in code_cells(path)]
-    assert None not in counts, f"{path.name}: cells {[i for i, n in enumerate(counts) if n is None]} never ran"
-    assert counts == list(range(1, len(counts) + 1)), f"{path.name}: execution counts out of order: {counts}"
+    assert None not in counts, (
+        f"{path.name}: cells {[i for i, n in enumerate(counts) if n is None]} never ran"
+    )
+    assert counts == list(range(1, len(counts) + 1)), (
+        f"{path.name}: execution counts out of order: {counts}"
+    )
     for i, cell in enumerate(code_cells(path)):
         for output in cell.outputs:
             assert output.output_type != "error", f"{path.name}: code cell {i} stored an error"
             if output.output_type == "stream" and output.name == "stderr":
-                assert "Traceback" not in output.text, f"{path.name}: code cell {i} stored a traceback"
+                assert "Traceback" not in output.text, (
+                    f"{path.name}: code cell {i} stored a traceback"
+                )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -47,8 +53,12 @@ def test_ignored_outputs_are_followed_by_a_check(path):
         if cell.source.startswith(IGNORE):
             assert i + 1 < len(cells), f"{path.name}: ignored cell {i} is the last code cell"
             check = cells[i + 1]
-            assert not check.source.startswith(IGNORE), f"{path.name}: cell {i + 1} should check cell {i}"
-            assert "assert" in check.source, f"{path.name}: cell {i + 1} should assert what cell {i} computed"
+            assert not check.source.startswith(IGNORE), (
+                f"{path.name}: cell {i + 1} should check cell {i}"
+            )
+            assert "assert" in check.source, (
+                f"{path.name}: cell {i + 1} should assert what cell {i} computed"
+            )
             assert any(o.output_type == "stream" for o in check.outputs), (
                 f"{path.name}: cell {i + 1} should print a deterministic line"
             )
@@ -60,7 +70,9 @@ def test_sizes_come_from_the_profile(path):
     pattern = re.compile(r"\b(epochs|max_trials|train_size|num_seeds)\s*=\s*\d")
     for i, cell in enumerate(code_cells(path)):
         match = pattern.search(cell.source)
-        assert not match, f"{path.name}: code cell {i} hard-codes {match.group(0)!r}; use course_lib.profile()"
+        assert not match, (
+            f"{path.name}: code cell {i} hard-codes {match.group(0)!r}; use course_lib.profile()"
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -1,16 +1,21 @@
 """Smoke and error tests of course_lib.plots (figures are looked at in the book)."""
 
+from __future__ import annotations
+
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from course_lib import plots  # noqa: E402
 from course_lib.data import Split  # noqa: E402
-from course_lib.ops import conv2d  # noqa: E402
+from course_lib.ops import conv2d, pool2d  # noqa: E402
+from course_lib.plots import augmentation, images, segmentation, training  # noqa: E402
+from course_lib.segmentation import SEG_CLASS_NAMES  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -19,13 +24,38 @@ def close_figures():
     plt.close("all")
 
 
+def test_every_public_name_is_exported_once():
+    modules = (images, training, augmentation, segmentation)
+    names = [name for module in modules for name in module.__all__]
+    assert sorted(names) == sorted(plots.__all__) and len(set(names)) == len(names)
+    assert all(getattr(plots, name) is getattr(m, name) for m in modules for name in m.__all__)
+
+
+def test_importing_plots_does_not_import_keras():
+    import subprocess
+    import sys
+
+    code = "import sys, course_lib.plots; print('keras' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------
+# images
+# --------------------------------------------------------------------------
+
+
 def test_show_images_layout_and_errors():
     fig = plots.show_images(np.zeros((5, 28, 28, 1)), titles=list("abcde"), ncols=3)
     assert len(fig.axes) == 6 and fig.axes[4].get_title() == "e"
-    with pytest.raises(ValueError, match=r"expected images of shape"):
+    with pytest.raises(ValueError, match=r"images must have shape"):
         plots.show_images(np.zeros((28, 28)))
     with pytest.raises(ValueError, match="5 images but 2 titles"):
         plots.show_images(np.zeros((5, 8, 8)), titles=["a", "b"])
+    with pytest.raises(ValueError, match="show_images: ncols must be an integer >= 1; got 0"):
+        plots.show_images(np.zeros((5, 8, 8)), ncols=0)
 
 
 def test_show_classes_one_row_per_class():
@@ -34,6 +64,8 @@ def test_show_classes_one_row_per_class():
     assert len(fig.axes) == 30
     with pytest.raises(ValueError, match="class 0 has only 3 images"):
         plots.show_classes(Split(np.zeros((30, 28, 28)), y, "s"), per_class=4)
+    with pytest.raises(TypeError, match="show_classes: split must be a course_lib.data.Split"):
+        plots.show_classes(np.zeros((30, 28, 28)))
 
 
 def test_plot_sliding_window_titles_show_the_outputs():
@@ -42,23 +74,38 @@ def test_plot_sliding_window_titles_show_the_outputs():
     fig = plots.plot_sliding_window(x, kernel, conv2d(x, kernel), [(0, 0), (2, 2)])
     titles = [ax.get_title() for ax in fig.axes]
     assert "output[0, 0] = 35" in titles and "output[2, 2] = 95" in titles
+    with pytest.raises(ValueError, match=r"positions must lie inside the output of shape \(3, 3\)"):
+        plots.plot_sliding_window(x, kernel, conv2d(x, kernel), [(3, 0)])
 
 
 def test_kernel_and_feature_map_grids():
     assert len(plots.show_kernels(np.random.rand(5, 5, 1, 16)).axes) == 16
     with pytest.raises(ValueError, match=r"\(kh, kw, 1, n\)"):
         plots.show_kernels(np.zeros((3, 3, 2, 4)))
-    assert len(plots.show_feature_maps(np.random.rand(14, 14, 8), ncols=4).axes) == 8
+    assert len(plots.show_feature_maps(np.random.rand(14, 14, 8)).axes) == 8
     with pytest.raises(ValueError, match=r"\(H, W, C\)"):
         plots.show_feature_maps(np.zeros((1, 14, 14, 8)))
 
 
 def test_plot_pooling_panels():
-    from course_lib.ops import pool2d
-
     x = np.arange(1, 26).reshape(5, 5)
     fig = plots.plot_pooling(x, {"max": pool2d(x, 2), "average": pool2d(x, 2, mode="avg")})
     assert [ax.get_title() for ax in fig.axes][1:] == ["max", "average"]
+
+
+def test_plot_pooling_rejects_no_outputs_and_wrong_shapes():
+    x = np.arange(1, 17).reshape(4, 4)
+    with pytest.raises(ValueError, match="plot_pooling: outputs must map at least one title"):
+        plots.plot_pooling(x, {})  # used to be a bare StopIteration
+    with pytest.raises(TypeError, match="plot_pooling: outputs must map a title"):
+        plots.plot_pooling(x, [pool2d(x, 2)])
+    with pytest.raises(ValueError, match=r"output 'max' must have the shape \(2, 2\)"):
+        plots.plot_pooling(x, {"max": pool2d(x, 4)})
+
+
+# --------------------------------------------------------------------------
+# training
+# --------------------------------------------------------------------------
 
 
 def test_learning_curves_from_history_dict():
@@ -70,19 +117,27 @@ def test_learning_curves_from_history_dict():
 
 
 def test_compare_learning_curves():
-    fig = plots.compare_learning_curves({"a": {"val_accuracy": [0.1, 0.5]}, "b": {"val_accuracy": [0.2]}})
+    runs = {"a": {"val_accuracy": [0.1, 0.5]}, "b": {"val_accuracy": [0.2]}}
+    fig = plots.compare_learning_curves(runs)
     assert [line.get_label() for line in fig.axes[0].get_lines()] == ["a", "b"]
     with pytest.raises(ValueError, match="run 'a' has no metric 'loss'"):
         plots.compare_learning_curves({"a": {"val_accuracy": [0.1]}}, metric="loss")
 
 
-def test_confusion_matrix_counts():
-    m = plots.confusion_matrix(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0]), num_classes=3)
-    np.testing.assert_array_equal(m, [[1, 1, 0], [0, 1, 0], [1, 0, 1]])
-    with pytest.raises(ValueError, match="equal length"):
-        plots.confusion_matrix(np.zeros(3, int), np.zeros(4, int))
-    fig = plots.plot_confusion_matrix(np.arange(10), np.arange(10))
-    assert fig.axes[0].get_xlabel() == "predicted"
+def test_plot_confusion_matrix_rows_sum_to_one():
+    y_true = np.repeat(np.arange(10), 2)
+    y_pred = np.where(np.arange(20) % 2 == 0, y_true, 0)  # half of every class predicted as 0
+    fig = plots.plot_confusion_matrix(y_true, y_pred)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "predicted" and ax.get_ylabel() == "true"
+    matrix = ax.images[0].get_array()
+    np.testing.assert_allclose(matrix.sum(axis=1), 1.0)
+    assert matrix[0, 0] == 1.0 and matrix[3, 3] == matrix[3, 0] == 0.5
+
+
+def test_plot_confusion_matrix_refuses_labels_outside_the_classes():
+    with pytest.raises(ValueError, match=r"confusion_matrix: y_true must hold labels in 0\.\.9"):
+        plots.plot_confusion_matrix(np.array([-1, 0, 1]), np.array([0, 0, 1]))
 
 
 def test_show_misclassified():
@@ -92,3 +147,126 @@ def test_show_misclassified():
     assert titles == ["Trouser\n/ Pullover", "Coat\n/ Sandal"]
     with pytest.raises(ValueError, match="no misclassified"):
         plots.show_misclassified(split, split.y)
+    with pytest.raises(ValueError, match="y_pred has 5 predictions but split 's' has 6 images"):
+        plots.show_misclassified(split, split.y[:5])
+
+
+def test_show_misclassified_given_probabilities_says_argmax():
+    split = Split(np.zeros((6, 28, 28)), np.arange(6), "s")
+    probabilities = np.full((6, 10), 0.1)
+    message = r"y_pred has shape \(6, 10\); expected one predicted class per image "
+    message += r"\(use argmax\(axis=1\)\)"
+    with pytest.raises(ValueError, match=f"show_misclassified: {message}"):
+        plots.show_misclassified(split, probabilities)
+
+
+def test_plot_mean_std_one_line_per_group():
+    summary = pd.DataFrame(
+        {
+            "size": [100, 1000, 100, 1000],
+            "aug": ["no", "no", "yes", "yes"],
+            "mean": [0.7, 0.8, 0.75, 0.82],
+            "std": [0.01, np.nan, 0.02, 0.01],
+        }
+    )
+    fig = plots.plot_mean_std(summary, x="size", group="aug")
+    ax = fig.axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert ax.get_xscale() == "log" and legend == ["no", "yes"]
+    with pytest.raises(ValueError, match=r"plot_mean_std: summary has no column\(s\) \['std'\]"):
+        plots.plot_mean_std(summary.drop(columns="std"), x="size", group="aug")
+
+
+def test_plot_train_val_gap_two_lines_per_run():
+    histories = {
+        "a": {"accuracy": [0.5, 0.9], "val_accuracy": [0.5, 0.7]},
+        "b": {"accuracy": [0.4, 0.6], "val_accuracy": [0.45, 0.65]},
+    }
+    fig = plots.plot_train_val_gap(histories, ylim=(0, 1))
+    assert len(fig.axes[0].lines) == 4 and fig.axes[0].get_ylim() == (0, 1)
+    with pytest.raises(ValueError, match="run 'c' has no 'val_accuracy'"):
+        plots.plot_train_val_gap({"c": {"accuracy": [0.5]}})
+    with pytest.raises(ValueError, match="no runs given"):
+        plots.plot_train_val_gap({})
+
+
+def test_search_and_pareto_plots_check_their_columns():
+    with pytest.raises(ValueError, match="plot_search_progress: progress must map at least one"):
+        plots.plot_search_progress({})
+    frame = pd.DataFrame({"params": [10, 20], "val_accuracy": [0.5, 0.6]})
+    with pytest.raises(
+        ValueError, match=r"plot_pareto: front has no column\(s\) \['val_accuracy'\]"
+    ):
+        plots.plot_pareto(frame, frame[["params"]])
+    with pytest.raises(TypeError, match="plot_pareto: frame must be a pandas DataFrame"):
+        plots.plot_pareto({"params": [10]}, frame)
+
+
+# --------------------------------------------------------------------------
+# augmentation
+# --------------------------------------------------------------------------
+
+
+def flip_rows(batch, training=False):
+    """A stand-in augmentation: every draw flips the image upside down."""
+    return np.asarray(batch)[:, ::-1]
+
+
+def test_show_augmentations_original_then_draws():
+    image = np.arange(28 * 28, dtype=np.float32).reshape(28, 28, 1)
+    fig = plots.show_augmentations(image, flip_rows, n=7)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(fig.axes) == 8 and titles[0] == "original" and titles[-1] == "draw 7"
+    assert len(plots.show_augmentations(image[..., 0], flip_rows, n=3).axes) == 4
+    with pytest.raises(ValueError, match=r"show_augmentations: expected one image"):
+        plots.show_augmentations(np.zeros((2, 28, 28, 1)), flip_rows)
+    with pytest.raises(TypeError, match="augmentation must be callable"):
+        plots.show_augmentations(image, "flip")
+    with pytest.raises(ValueError, match="show_augmentations: n must be an integer >= 1"):
+        plots.show_augmentations(image, flip_rows, n=0)
+
+
+def test_show_augmented_classes_one_row_per_class():
+    split = Split(np.zeros((20, 28, 28, 1), np.float32), np.repeat(np.arange(10), 2), "s")
+    fig = plots.show_augmented_classes(split, flip_rows, draws=3)
+    assert len(fig.axes) == 40 and fig.axes[0].get_title() == "original"
+    nine = Split(np.zeros((9, 28, 28, 1)), np.arange(9), "s")
+    with pytest.raises(ValueError, match="class 9 has no image"):
+        plots.show_augmented_classes(nine, flip_rows, draws=2)
+
+
+# --------------------------------------------------------------------------
+# segmentation
+# --------------------------------------------------------------------------
+
+
+def canvases(n: int = 5, side: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    x = np.random.default_rng(0).random((n, side, side, 1)).astype(np.float32)
+    masks = np.zeros((n, side, side), np.int32)
+    masks[:, 2:5, 2:5] = np.arange(1, n + 1)[:, None, None]
+    return x, masks
+
+
+def test_segmentation_colours_one_per_class():
+    assert len(plots.SEG_COLORS) == len(SEG_CLASS_NAMES) == plots.SEG_CMAP.N == 11
+
+
+def test_show_segmentation_layout():
+    x, masks = canvases()
+    fig = plots.show_segmentation(x, masks, masks, n=3)
+    assert len(fig.axes) == 9
+    assert fig.axes[2].get_title() == "predicted (100.0% pixels)"
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == list(SEG_CLASS_NAMES)
+    assert len(plots.show_segmentation(x[..., 0], masks, n=10).axes) == 10  # 5 rows, 2 columns
+
+
+def test_show_segmentation_rejects_bad_input():
+    x, masks = np.zeros((2, 8, 8, 1)), np.zeros((2, 8, 8), int)
+    with pytest.raises(ValueError, match=r"true_masks must have shape \(2, 8, 8\)"):
+        plots.show_segmentation(x, masks[:, :4])
+    with pytest.raises(ValueError, match=r"pred_masks must have shape \(2, 8, 8\)"):
+        plots.show_segmentation(x, masks, masks[:1])
+    with pytest.raises(ValueError, match="show_segmentation: n must be an integer >= 1; got 0"):
+        plots.show_segmentation(x, masks, n=0)
+    with pytest.raises(ValueError, match=r"images must have shape \(N, H, W\)"):
+        plots.show_segmentation(np.zeros((8, 8)), masks)

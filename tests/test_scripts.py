@@ -10,7 +10,6 @@ import importlib.util
 import json
 import os
 import pkgutil
-import shutil
 import subprocess
 import sys
 import types
@@ -93,7 +92,9 @@ def test_colab_cell_follows_a_changed_repository_without_shifting_again(chapter_
     nb = nbformat.read(chapter_copy, as_version=4)
     colab_cell.add_colab_cell(nb, colab_cell.cell_source("https://github.com/old/place", "main"))
     counts = [c.execution_count for c in _code(nb)]
-    assert colab_cell.add_colab_cell(nb, colab_cell.cell_source("https://github.com/new/place", "dev"))
+    assert colab_cell.add_colab_cell(
+        nb, colab_cell.cell_source("https://github.com/new/place", "dev")
+    )
     assert [c.execution_count for c in _code(nb)] == counts
     assert "git+https://github.com/new/place@dev" in _code(nb)[0].source
     assert sum(bool(c.metadata.get(colab_cell.MARKER)) for c in nb.cells) == 1
@@ -135,7 +136,8 @@ def _notebook(*sources: str) -> nbformat.NotebookNode:
 
 def test_library_links_finds_what_the_code_uses():
     nb = _notebook(
-        "import course_lib\nfrom course_lib import data, ops as o\nfrom course_lib.environment import Stopwatch",
+        "import course_lib\nfrom course_lib import data, ops as o\n"
+        "from course_lib.environment import Stopwatch",
         "%matplotlib inline\nprofile = course_lib.profile()\ncourse_lib.seed_everything(0)",
         "train = data.load_splits().train\ntrain.take(5)\nx = o.conv2d\nwatch = Stopwatch()",
         "data.CLASS_NAMES\ndata._remedies()\nimport numpy as np\nnp.zeros(3)",
@@ -161,7 +163,10 @@ def test_library_links_appends_once_and_leaves_code_alone(tmp_path):
     assert library_links.main([str(path)]) == 0
     after = nbformat.read(path, as_version=4)
     assert after.cells[0].source == nb.cells[0].source
-    assert after.cells[-1].cell_type == "markdown" and "course_lib.ops.pool2d" in after.cells[-1].source
+    assert (
+        after.cells[-1].cell_type == "markdown"
+        and "course_lib.ops.pool2d" in after.cells[-1].source
+    )
     once = path.read_bytes()
     assert library_links.main([str(path), "--check"]) == 0
     assert library_links.main([str(path)]) == 0 and path.read_bytes() == once
@@ -171,7 +176,8 @@ def test_library_links_appends_once_and_leaves_code_alone(tmp_path):
 def test_every_chapter_links_the_library_functions_it_uses(path):
     nb = nbformat.read(path, as_version=4)
     assert not library_links.update(nb), (
-        f"{path.name}: its 'Library functions used in this chapter' cell is missing or out of date; "
+        f"{path.name}: its 'Library functions used in this chapter' cell is missing or out of "
+        "date; "
         f"run: .venv/bin/python scripts/library_links.py book/{path.name}"
     )
 
@@ -187,12 +193,19 @@ def test_every_module_has_an_api_page_in_the_toc():
     for chapter in toc["chapters"]:
         listed.add(chapter["file"])
         listed.update(section["file"] for section in chapter.get("sections", []))
-    modules = sorted(m.name for m in pkgutil.iter_modules(course_lib.__path__) if not m.name.startswith("_"))
+    modules = sorted(
+        m.name for m in pkgutil.iter_modules(course_lib.__path__) if not m.name.startswith("_")
+    )
     for module in modules:
         page = ROOT / "book" / "api" / f"{module}.md"
-        assert page.exists(), f"course_lib.{module} has no API page: add {page.relative_to(ROOT)} (see book/api/data.md)"
+        assert page.exists(), (
+            f"course_lib.{module} has no API page: add {page.relative_to(ROOT)} "
+            "(see book/api/data.md)"
+        )
         assert f".. automodule:: course_lib.{module}" in page.read_text()
-        assert f"book/api/{module}" in listed, f"_toc.yml does not list book/api/{module} under book/api/index"
+        assert f"book/api/{module}" in listed, (
+            f"_toc.yml does not list book/api/{module} under book/api/index"
+        )
 
 
 # --------------------------------------------------------------------------
@@ -201,11 +214,15 @@ def test_every_module_has_an_api_page_in_the_toc():
 
 
 def _sphinx(src: Path, out: Path) -> subprocess.CompletedProcess:
-    """Build ``src`` to HTML (warnings are errors) in a fresh process, incrementally into ``out``."""
+    """Build ``src`` to HTML (warnings are errors) in a fresh process, incrementally into
+    ``out``."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "book" / "_ext")}
     return subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(src), str(out)],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
 
 
@@ -214,7 +231,8 @@ def report_project(tmp_path) -> Path:
     src = tmp_path / "src"
     src.mkdir()
     (src / "conf.py").write_text(
-        "extensions = ['myst_nb', 'execution_report']\nproject = 'report'\nnb_execution_mode = 'off'\n"
+        "extensions = ['myst_nb', 'execution_report']\nproject = 'report'\n"
+        "nb_execution_mode = 'off'\n"
     )
     (src / "index.rst").write_text("Book\n====\n\n.. toctree::\n   :glob:\n\n   *\n")
     (src / "report.rst").write_text("Report\n======\n\n.. execution-report:: times.json\n")
@@ -224,18 +242,30 @@ def report_project(tmp_path) -> Path:
 
 
 def _chapter(path: Path, title: str) -> None:
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# Chapter {title}")]), path)
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# Chapter {title}")]), path
+    )
 
 
 def test_execution_report_renders_the_json_and_follows_its_changes(report_project, tmp_path):
-    record = {"hardware": "2 CPU cores (Test CPU), 8 GiB RAM",
-              "notebooks": {"01_a.ipynb": 90.0, "02_b.ipynb": 600.0},
-              "versions": {"keras": "3.15.1", "python": "3.11.7"}}
+    record = {
+        "hardware": "2 CPU cores (Test CPU), 8 GiB RAM",
+        "notebooks": {"01_a.ipynb": 90.0, "02_b.ipynb": 600.0},
+        "versions": {"keras": "3.15.1", "python": "3.11.7"},
+    }
     (report_project / "times.json").write_text(json.dumps(record))
     build = _sphinx(report_project, tmp_path / "out")
     assert build.returncode == 0, build.stderr
     html = (tmp_path / "out" / "report.html").read_text()
-    for text in ("01_a.ipynb", "<p>1.5</p>", "02_b.ipynb", "<p>10.0</p>", "<p>11.5</p>", "2 CPU cores (Test CPU)", "3.15.1"):
+    for text in (
+        "01_a.ipynb",
+        "<p>1.5</p>",
+        "02_b.ipynb",
+        "<p>10.0</p>",
+        "<p>11.5</p>",
+        "2 CPU cores (Test CPU)",
+        "3.15.1",
+    ):
         assert text in html, f"{text!r} missing from the report"
 
     record["notebooks"]["02_b.ipynb"] = 1200.0
@@ -243,7 +273,9 @@ def test_execution_report_renders_the_json_and_follows_its_changes(report_projec
     build = _sphinx(report_project, tmp_path / "out")  # incremental, like make book
     assert build.returncode == 0, build.stderr
     html = (tmp_path / "out" / "report.html").read_text()
-    assert "<p>20.0</p>" in html and "<p>21.5</p>" in html, "the report did not follow the changed JSON"
+    assert "<p>20.0</p>" in html and "<p>21.5</p>" in html, (
+        "the report did not follow the changed JSON"
+    )
     assert "Chapter 01_a" in html, "chapters are linked by their titles"
 
     _chapter(report_project / "03_c.ipynb", "03_c")  # a new chapter, not executed yet

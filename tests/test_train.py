@@ -1,50 +1,27 @@
-"""Tests of course_lib.models.small_cnn and course_lib.train."""
+"""Tests of course_lib.train: compiling, fit and its run folders, evaluate, the two warnings."""
 
 from __future__ import annotations
 
 import csv
-import os
 import warnings
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import numpy as np
+import pytest
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+from course_lib import data, models, seed_everything, train
+from course_lib.data import Split
 
-from course_lib import models, seed_everything, train  # noqa: E402
-from course_lib.data import Split  # noqa: E402
-from toy import toy_split  # noqa: E402
-
-
-@pytest.mark.parametrize(
-    "downsample, params",
-    [("maxpool", 28_938), ("avgpool", 28_938), ("stride", 28_938), ("none", 264_138)],
-)
-def test_small_cnn_parameter_counts(downsample, params):
-    # conv1: (5*5*1+1)*16 = 416; conv2: (5*5*16+1)*32 = 12,832; dense: 7*7*32*10+10 = 15,690
-    model = models.small_cnn(downsample=downsample)
-    assert model.count_params() == params
-    assert model.output_shape == (None, 10)
-
-
-def test_small_cnn_rejects_unknown_downsampling():
-    with pytest.raises(ValueError, match="downsample must be one of"):
-        models.small_cnn(downsample="maxpooling")
-
-
-def test_feature_extractor():
-    model = models.small_cnn()
-    assert models.feature_extractor(model, "pool1").output_shape == (None, 14, 14, 16)
-    with pytest.raises(ValueError, match="no layer 'conv9'"):
-        models.feature_extractor(model, "conv9")
+from toy import toy_split
 
 
 def tiny_cnn(num_classes: int = 4, filters: tuple[int, int] = (4, 8)) -> keras.Model:
     return models.small_cnn(filters=filters, kernel_size=3, num_classes=num_classes)
 
 
-def of_category(caught: list[warnings.WarningMessage], category: type[Warning]) -> list[warnings.WarningMessage]:
+def of_category(
+    caught: list[warnings.WarningMessage], category: type[Warning]
+) -> list[warnings.WarningMessage]:
     return [w for w in caught if issubclass(w.category, category)]
 
 
@@ -55,7 +32,9 @@ def toy_run():
     model = tiny_cnn()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        history = train.fit(model, toy_split(256), toy_split(64, seed=1, name="valid"), epochs=10, verbose=0)
+        history = train.fit(
+            model, toy_split(256), toy_split(64, seed=1, name="valid"), epochs=10, verbose=0
+        )
     return model, history, caught
 
 
@@ -114,7 +93,12 @@ def test_run_dir_keeps_best_model_and_logs_and_removes_the_backup(tmp_path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         history = train.fit(
-            model, toy_split(128), toy_split(64, seed=1, name="valid"), epochs=2, verbose=0, run_dir=tmp_path
+            model,
+            toy_split(128),
+            toy_split(64, seed=1, name="valid"),
+            epochs=2,
+            verbose=0,
+            run_dir=tmp_path,
         )
     assert history.epoch == [0, 1]
     best = keras.models.load_model(tmp_path / "best.keras")
@@ -123,14 +107,18 @@ def test_run_dir_keeps_best_model_and_logs_and_removes_the_backup(tmp_path):
     if HAS_TENSORBOARD:
         assert any((tmp_path / "logs").iterdir()) and not no_tensorboard
     else:
-        assert len(no_tensorboard) == 1 and "pip install tensorboard" in str(no_tensorboard[0].message)
+        assert len(no_tensorboard) == 1 and "pip install tensorboard" in str(
+            no_tensorboard[0].message
+        )
     assert not (tmp_path / "backup").exists()
     assert [row["epoch"] for row in read_history_csv(tmp_path / "history.csv")] == ["0", "1"]
 
 
 def test_tensorboard_callback_only_when_installed(tmp_path, monkeypatch):
     monkeypatch.setattr(train, "_tensorboard_installed", lambda: True)
-    board = [c for c in train.training_callbacks(tmp_path) if isinstance(c, keras.callbacks.TensorBoard)]
+    board = [
+        c for c in train.training_callbacks(tmp_path) if isinstance(c, keras.callbacks.TensorBoard)
+    ]
     assert len(board) == 1 and board[0].log_dir == str(tmp_path / "logs")
     monkeypatch.setattr(train, "_tensorboard_installed", lambda: False)
     with pytest.warns(UserWarning, match="TensorBoard is not installed.*pip install tensorboard"):
@@ -167,7 +155,8 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path):
     assert history.epoch == [1, 2] and len(history.history["loss"]) == 2
     assert [row["epoch"] for row in read_history_csv(tmp_path / "history.csv")] == ["0", "1", "2"]
     assert not (tmp_path / "backup").exists()
-    # Keras leaves the resumed epoch on the model; fit resets it, so training more starts at epoch 0.
+    # Keras leaves the resumed epoch on the model; fit resets it, so training more starts at
+    # epoch 0.
     assert train.fit(model, data[0], epochs=1, verbose=0).epoch == [0]
 
 
@@ -180,7 +169,9 @@ def test_resumed_run_starts_from_the_best_value_so_far(tmp_path):
     (tmp_path / "backup").mkdir()
     (tmp_path / "backup" / "training_metadata.json").write_text('{"epoch": 2, "batch": 0}')
     (tmp_path / "best.keras").write_bytes(b"")
-    (tmp_path / "history.csv").write_text("epoch,loss,val_accuracy,val_loss\n0,1.0,0.70,0.90\n1,0.8,0.65,0.95\n")
+    (tmp_path / "history.csv").write_text(
+        "epoch,loss,val_accuracy,val_loss\n0,1.0,0.70,0.90\n1,0.8,0.65,0.95\n"
+    )
     for monitor, best in [("val_accuracy", 0.70), ("val_loss", 0.90)]:
         resumed = train.training_callbacks(tmp_path, monitor=monitor)
         checkpoint = next(c for c in resumed if isinstance(c, keras.callbacks.ModelCheckpoint))
@@ -208,7 +199,14 @@ def test_patience_stops_early_and_restores_the_best_weights():
     random_labels = Split(valid.x, np.random.default_rng(5).integers(0, 4, len(valid)), "random")
     recorder = WeightsRecorder()
     history = train.fit(
-        model, toy_split(256), random_labels, epochs=20, verbose=0, monitor="val_loss", patience=2, callbacks=[recorder]
+        model,
+        toy_split(256),
+        random_labels,
+        epochs=20,
+        verbose=0,
+        monitor="val_loss",
+        patience=2,
+        callbacks=[recorder],
     )
     best = int(np.argmin(history.history["val_loss"]))
     assert len(history.epoch) == best + 3 < 20
@@ -240,7 +238,9 @@ def stalled_cnn() -> keras.Model:
 
 
 def test_loss_stuck_at_chance_warns_once():
-    with pytest.warns(train.StalledTrainingWarning, match=r"ln\(10\) = 2\.3026.*probability 1/10") as caught:
+    with pytest.warns(
+        train.StalledTrainingWarning, match=r"ln\(10\) = 2\.3026.*probability 1/10"
+    ) as caught:
         history = train.fit(stalled_cnn(), toy_split(64), epochs=5, batch_size=32, verbose=0)
     assert history.history["loss"] == pytest.approx([np.log(10)] * 5, abs=1e-4)
     assert len(of_category(caught, train.StalledTrainingWarning)) == 1
@@ -262,25 +262,11 @@ def shuffled(split: Split, name: str) -> Split:
 
 def test_evaluate_warns_about_misaligned_labels(toy_run):
     model = toy_run[0]
-    with pytest.warns(train.MisalignedLabelsWarning, match=r"split 'test_shuffled'.*probably misaligned"):
+    with pytest.warns(
+        train.MisalignedLabelsWarning, match=r"split 'test_shuffled'.*probably misaligned"
+    ):
         result = train.evaluate(model, shuffled(toy_split(128, seed=2), "test_shuffled"))
     assert result["accuracy"] <= 1.5 / 4
-
-
-def test_evaluate_uses_an_explicit_reference_accuracy(toy_run):
-    model = toy_run[0]
-    misaligned = shuffled(toy_split(128, seed=2), "test_shuffled")
-    clone = keras.models.clone_model(model)  # same weights, but no history
-    clone.set_weights(model.get_weights())
-    clone.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    assert getattr(clone, "history", None) is None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        train.evaluate(clone, misaligned)  # no reference: nothing to compare with
-        train.evaluate(model, misaligned, reference_accuracy=0.3)  # explicit value wins over the history
-    assert not of_category(caught, train.MisalignedLabelsWarning)
-    with pytest.warns(train.MisalignedLabelsWarning, match="95.00%"):
-        train.evaluate(clone, misaligned, reference_accuracy=0.95)
 
 
 def test_fit_requires_a_split():
@@ -293,20 +279,73 @@ def test_fit_requires_a_split():
 def test_fit_explains_a_missing_channel_axis():
     model = models.small_cnn()
     split = Split(np.zeros((4, 28, 28), np.float32), np.zeros(4, int), "train")
-    with pytest.raises(ValueError, match=r"expects images of shape \(28, 28, 1\).*Add the channel axis"):
+    with pytest.raises(
+        ValueError, match=r"must hold images of shape \(28, 28, 1\).*Add the channel axis"
+    ):
         train.fit(model, split, epochs=1)
 
 
 def test_evaluate_rejects_wrong_image_size():
     model = models.small_cnn()
     split = Split(np.zeros((4, 32, 32, 1), np.float32), np.zeros(4, int), "test")
-    with pytest.raises(ValueError, match=r"split 'test' has \(32, 32, 1\)"):
+    with pytest.raises(ValueError, match=r"split 'test' has images of shape \(32, 32, 1\)"):
         train.evaluate(model, split)
 
 
-def test_fit_rejects_zero_epochs():
-    with pytest.raises(ValueError, match="epochs must be at least 1"):
-        train.fit(models.small_cnn(), toy_split(4), epochs=0)
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"epochs": 0}, ValueError, "fit: epochs must be an integer >= 1; got 0"),
+        ({"epochs": 2.0}, TypeError, "fit: epochs must be an integer"),
+        (
+            {"epochs": 1, "batch_size": 0},
+            ValueError,
+            "fit: batch_size must be an integer >= 1; got 0",
+        ),
+    ],
+)
+def test_fit_refuses_bad_epochs_and_batch_sizes(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        train.fit(
+            models.small_cnn(filters=(2, 2), kernel_size=3, num_classes=4), toy_split(4), **kwargs
+        )
+
+
+def test_fit_refuses_test_data_whatever_its_name():
+    model = models.small_cnn(filters=(2, 2), kernel_size=3, num_classes=4)
+    test = toy_split(16, name="test")
+    renamed = [
+        test,
+        test.take(8),
+        data.sample_per_class(test, 8, seed=0),
+        data.class_subset(test, [0, 1, 2, 3], name="holdout"),
+        Split(test.x, test.y, "holdout", role="test"),
+    ]
+    for split in renamed:
+        with pytest.raises(
+            ValueError, match="fit: valid must not be test data.*picks among models"
+        ):
+            train.fit(model, toy_split(16), split, epochs=1, verbose=0)
+        with pytest.raises(ValueError, match="fit: train must not be test data"):
+            train.fit(model, split, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize(
+    "optimizer, kind", [("adam", keras.optimizers.Adam), ("sgd", keras.optimizers.SGD)]
+)
+def test_compile_classifier(optimizer, kind):
+    model = models.small_cnn(filters=(2, 2), kernel_size=3, num_classes=4)
+    train.compile_classifier(model, optimizer, 0.05, decay_steps=10)
+    assert isinstance(model.optimizer, kind)
+    schedule = model.optimizer.learning_rate
+    assert float(
+        keras.ops.convert_to_numpy(model.optimizer._get_current_learning_rate())
+    ) == pytest.approx(0.05)
+    assert schedule is not None
+    with pytest.raises(ValueError, match="compile_classifier: optimizer must be one of"):
+        train.compile_classifier(model, "rmsprop")
+    with pytest.raises(ValueError, match="learning_rate must be a number > 0"):
+        train.compile_classifier(model, learning_rate=0)
 
 
 def test_seeded_training_repeats():

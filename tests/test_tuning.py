@@ -1,9 +1,10 @@
-"""Tests of course_lib.tuning (architecture search) and of train.fit's strategy option."""
+"""Tests of course_lib.tuning: the search space, the tuners, their results, the final round."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,17 +12,17 @@ import textwrap
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import keras_tuner
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
 
-import keras  # noqa: E402
-import keras_tuner  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from course_lib import augment, data, models, train, tuning
+from course_lib.data import Split
 
-from course_lib import data, models, train, tuning  # noqa: E402
-from course_lib.data import Split  # noqa: E402
-from toy import toy_split  # noqa: E402
+from toy import toy_split
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,9 +50,9 @@ def hyperparameters(**values) -> keras_tuner.HyperParameters:
 
 
 def random_configurations(count: int, seed: int = 0) -> list[keras_tuner.HyperParameters]:
-    """Random points of the space, sampled as RandomSearch samples them."""
+    """Random points of the space: every value of ``hp.values`` drawn as RandomSearch draws it."""
     space = keras_tuner.HyperParameters()
-    tuning.CNNHyperModel().count_params(space)
+    tuning.spec_from_hp(space)
     configurations = []
     for i in range(count):
         hp = keras_tuner.HyperParameters()
@@ -61,6 +62,25 @@ def random_configurations(count: int, seed: int = 0) -> list[keras_tuner.HyperPa
     return configurations
 
 
+def toy_test_split(n: int = 200) -> Split:
+    """Toy images in the role of test data."""
+    return toy_split(n, seed=9, name="test")
+
+
+# The test set under names other than "test": the guard goes by role, not by name.
+DISGUISED_TEST_SPLITS = {
+    "sampled": lambda: data.sample_per_class(toy_test_split(), 50, seed=0),
+    "renamed": lambda: Split(toy_test_split(64).x, toy_test_split(64).y, "holdout", role="test"),
+}
+
+
+@pytest.fixture(params=sorted(DISGUISED_TEST_SPLITS))
+def disguised_test(request) -> Split:
+    split = DISGUISED_TEST_SPLITS[request.param]()
+    assert split.role == "test" and split.name != "test"
+    return split
+
+
 # --------------------------------------------------------------------------
 # The search space
 # --------------------------------------------------------------------------
@@ -68,17 +88,48 @@ def random_configurations(count: int, seed: int = 0) -> list[keras_tuner.HyperPa
 
 def test_the_lecture_notes_network_is_in_the_space():
     hypermodel = tuning.CNNHyperModel()
-    assert hypermodel.count_params(hyperparameters(**SEED_VALUES)) == tuning.SEED_CNN_PARAMS
-    assert models.seed_cnn().count_params() == tuning.SEED_CNN_PARAMS
-    assert hypermodel.architecture(hyperparameters(**SEED_VALUES)).count_params() == tuning.SEED_CNN_PARAMS
+    notes = hyperparameters(**SEED_VALUES)
+    assert tuning.spec_from_hp(notes) == models.NOTES_SPEC.replace(initializer="he_normal")
+    assert tuning.SEED_CNN_PARAMS == models.SEED_CNN_PARAMS == models.NOTES_SPEC.count_params()
+    assert hypermodel.count_params(notes) == tuning.SEED_CNN_PARAMS
+    assert hypermodel.architecture(notes).count_params() == tuning.SEED_CNN_PARAMS
 
 
-def test_count_params_matches_the_built_models():
+def test_count_params_matches_the_built_models_over_random_configurations():
     hypermodel = tuning.CNNHyperModel()
-    configurations = random_configurations(6) + [keras_tuner.HyperParameters()]
+    configurations = random_configurations(30) + [keras_tuner.HyperParameters()]
+    seen = set()
     for hp in configurations:
         expected = hypermodel.architecture(hp.copy()).count_params()
         assert hypermodel.count_params(hp.copy()) == expected, hp.values
+        spec = tuning.spec_from_hp(hp.copy())
+        seen.add((spec.conv, spec.head, spec.batch_norm, len(spec.filters)))
+    # The draws cover the space's main branches.
+    assert {conv for conv, *_ in seen} == set(models.CONV_KINDS)
+    assert {head for _, head, *_ in seen} == set(models.HEADS)
+    assert {blocks for *_, blocks in seen} == {2, 3}
+
+
+def test_spec_from_hp_reads_every_choice():
+    hp = hyperparameters(**{**SEED_VALUES, "blocks": 2, "conv": "separable", "kernel_size": 5,
+                            "batch_norm": True, "dropout": 0.3, "head": "gap"})  # fmt: skip
+    spec = tuning.spec_from_hp(hp)
+    assert spec.filters == (32, 64)  # filters_3 is set but inactive with two blocks
+    assert (spec.conv, spec.kernel_size, spec.batch_norm) == ("separable", 5, True)
+    assert spec.head == "gap"
+    assert spec.block_dropout == spec.dropout == 0.3 and spec.initializer == "he_normal"
+
+
+def test_the_same_seed_builds_the_same_weights():
+    hp = hyperparameters(**{**SEED_VALUES, "dropout": 0.2})
+    first = tuning.CNNHyperModel(seed=4).architecture(hp.copy())
+    second = tuning.CNNHyperModel(seed=4).architecture(hp.copy())
+    other = tuning.CNNHyperModel(seed=5).architecture(hp.copy())
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, c) for a, c in zip(first.get_weights(), other.get_weights()))
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        tuning.CNNHyperModel(seed=-1)
 
 
 def test_the_space_declares_every_hyperparameter_with_conditions():
@@ -105,8 +156,10 @@ def test_the_space_declares_every_hyperparameter_with_conditions():
 @pytest.mark.parametrize(
     "values, layer_type, absent",
     [
-        (dict(conv="separable", head="gap", optimizer="sgd"), keras.layers.SeparableConv2D, keras.layers.Flatten),
-        (dict(conv="standard", head="flatten", batch_norm=True), keras.layers.BatchNormalization, keras.layers.GlobalAveragePooling2D),
+        (dict(conv="separable", head="gap", optimizer="sgd"), keras.layers.SeparableConv2D,
+         keras.layers.Flatten),
+        (dict(conv="standard", head="flatten", batch_norm=True), keras.layers.BatchNormalization,
+         keras.layers.GlobalAveragePooling2D),
     ],
 )  # fmt: skip
 def test_build_returns_a_compiled_ten_class_model(values, layer_type, absent):
@@ -127,7 +180,9 @@ def test_build_rejects_configurations_above_the_budget():
     hypermodel = tuning.CNNHyperModel(max_params=tuning.SEED_CNN_PARAMS)
     assert hypermodel.build(hyperparameters(**SEED_VALUES)).count_params() == tuning.SEED_CNN_PARAMS
     bigger = hyperparameters(**{**SEED_VALUES, "dense_units": 256})
-    with pytest.raises(keras_tuner.errors.FailedTrialError, match=r"above the budget max_params=265,290"):
+    with pytest.raises(
+        keras_tuner.errors.FailedTrialError, match=r"above the budget max_params=265,290"
+    ):
         hypermodel.build(bigger)
 
 
@@ -136,6 +191,23 @@ def test_a_budget_below_the_smallest_model_is_refused():
         tuning.CNNHyperModel(max_params=1_000)
     with pytest.raises(TypeError, match="max_params must be an integer"):
         tuning.CNNHyperModel(max_params=2.5e5)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_compile_for_uses_the_chosen_optimizer_and_rate(optimizer):
+    hp = hyperparameters(optimizer=optimizer, **{f"{optimizer}_learning_rate": 3e-3})
+    model = tuning.CNNHyperModel().architecture(hp)
+    assert tuning.compile_for(model, hp) is model
+    expected = keras.optimizers.Adam if optimizer == "adam" else keras.optimizers.SGD
+    assert isinstance(model.optimizer, expected)
+    assert float(model.optimizer.learning_rate) == pytest.approx(3e-3)
+    # The other optimizer's rate, set under the wrong name, is not silently used.
+    other = "sgd" if optimizer == "adam" else "adam"
+    wrong = hyperparameters(optimizer=other, **{f"{optimizer}_learning_rate": 3e-3})
+    with pytest.raises(ValueError, match="have no '(adam|sgd)_learning_rate'"):
+        tuning.compile_for(model, wrong)
+    with pytest.raises(ValueError, match="decay_steps must be an integer >= 1"):
+        tuning.compile_for(model, hp, decay_steps=0)
 
 
 # --------------------------------------------------------------------------
@@ -162,12 +234,22 @@ def test_make_tuner_kinds(tmp_path):
     assert hyperband.oracle.max_trials == 25 and hyperband.oracle.max_epochs == 4
     assert hyperband.oracle.hyperband_iterations == 3  # 10 trials per iteration
     for tuner in (random, bayesian, hyperband):
-        assert tuner.oracle.objective.name == "val_accuracy" and tuner.oracle.objective.direction == "max"
+        assert (
+            tuner.oracle.objective.name == "val_accuracy"
+            and tuner.oracle.objective.direction == "max"
+        )
         assert tuner.hypermodel.max_params == tuning.SEED_CNN_PARAMS
+        assert tuner.hypermodel.seed is None  # no seed: not reproducible
+    seeded = tuning.make_tuner(
+        "random", max_trials=1, epochs=1, directory=tmp_path, project_name="s", seed=3
+    )
+    assert seeded.hypermodel.seed == 3 and seeded.oracle.seed == tuning.oracle_seed(3)
     with pytest.raises(ValueError, match="kind must be one of"):
         tuning.make_tuner("grid", max_trials=2, epochs=1, directory=tmp_path)
-    with pytest.raises(ValueError, match="max_trials must be a positive integer"):
+    with pytest.raises(ValueError, match="max_trials must be an integer >= 1"):
         tuning.make_tuner("random", max_trials=0, epochs=1, directory=tmp_path)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        tuning.make_tuner("random", max_trials=1, epochs=1, directory=tmp_path, seed=1.5)
 
 
 def test_hyperband_trials_matches_keras_tuners_oracle(tmp_path):
@@ -193,14 +275,21 @@ def test_hyperband_trials_matches_keras_tuners_oracle(tmp_path):
             oracle.end_trial(trial)
         assert tuning.hyperband_trials(max_epochs) == (trials, epochs), max_epochs
     assert tuning.hyperband_trials(4) == (10, 26)
-    with pytest.raises(ValueError, match="factor must be an integer of at least 2"):
+
+
+def test_hyperband_trials_wants_an_integer_factor_of_at_least_two():
+    with pytest.raises(TypeError, match="factor must be an integer >= 2; got 2.5"):
+        tuning.hyperband_trials(4, factor=2.5)
+    with pytest.raises(ValueError, match="factor must be an integer >= 2; got 1"):
         tuning.hyperband_trials(4, factor=1)
+    with pytest.raises(ValueError, match="max_epochs must be an integer >= 1"):
+        tuning.hyperband_trials(0)
 
 
 def test_search_refuses_the_test_set_and_wrong_shapes(tmp_path):
     tuner = tuning.make_tuner("random", max_trials=1, epochs=1, directory=tmp_path)
-    with pytest.raises(ValueError, match="valid is the split named 'test'"):
-        tuning.search(tuner, toy_split(32), toy_split(32, name="test"), epochs=1)
+    with pytest.raises(ValueError, match="valid must not be test data"):
+        tuning.search(tuner, toy_split(32), toy_test_split(32), epochs=1)
     flat = Split(np.zeros((8, 28, 28), np.float32), np.zeros(8, int), "train")
     with pytest.raises(ValueError, match=r"Add the channel axis"):
         tuning.search(tuner, flat, toy_split(8, name="valid"), epochs=1)
@@ -208,6 +297,18 @@ def test_search_refuses_the_test_set_and_wrong_shapes(tmp_path):
         tuning.search(tuner, (flat.x, flat.y), toy_split(8, name="valid"), epochs=1)
     with pytest.raises(TypeError, match="tuner must be a keras_tuner Tuner"):
         tuning.search("random", toy_split(8), toy_split(8, name="valid"), epochs=1)
+    assert len(tuner.oracle.trials) == 0
+
+
+def test_search_refuses_test_data_under_any_name(tmp_path, disguised_test):
+    tuner = tuning.make_tuner("random", max_trials=1, epochs=1, directory=tmp_path)
+    valid = toy_split(32, seed=1, name="valid")
+    named = re.escape(repr(disguised_test.name))
+    with pytest.raises(ValueError, match=f"valid must not be test data; split {named}"):
+        tuning.search(tuner, toy_split(32), disguised_test, epochs=1)
+    with pytest.raises(ValueError, match=r"train must not be test data.*data.combine"):
+        tuning.search(tuner, disguised_test, valid, epochs=1)
+    assert len(tuner.oracle.trials) == 0  # refused before any trial ran
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +317,9 @@ def small_search(tmp_path_factory):
     directory = tmp_path_factory.mktemp("tuning")
     tuner = tuning.make_tuner("random", max_trials=2, epochs=1, directory=directory, seed=3)
     started = time.perf_counter()
-    tuning.search(tuner, toy_split(64), toy_split(32, seed=1, name="valid"), epochs=1, batch_size=32)
+    tuning.search(
+        tuner, toy_split(64), toy_split(32, seed=1, name="valid"), epochs=1, batch_size=32
+    )
     return tuner, time.perf_counter() - started
 
 
@@ -224,8 +327,17 @@ def test_results_frame_has_one_row_per_trial(small_search):
     tuner, seconds = small_search
     frame = tuning.results_frame(tuner)
     assert list(frame["trial_id"]) == ["0", "1"]
-    assert list(frame.columns[:6]) == ["trial_id", "status", "val_accuracy", "params", "wall_time_s", "epochs"]
-    assert {"blocks", "conv", "kernel_size", "head", "optimizer", "learning_rate"} <= set(frame.columns)
+    assert list(frame.columns[:6]) == [
+        "trial_id",
+        "status",
+        "val_accuracy",
+        "params",
+        "wall_time_s",
+        "epochs",
+    ]
+    assert {"blocks", "conv", "kernel_size", "head", "optimizer", "learning_rate"} <= set(
+        frame.columns
+    )
     completed = frame[frame["status"] == "COMPLETED"]
     assert len(completed) >= 1
     assert completed["val_accuracy"].between(0, 1).all() and (completed["epochs"] == 1).all()
@@ -238,94 +350,172 @@ def test_results_frame_has_one_row_per_trial(small_search):
         assert (row["params"] <= tuning.SEED_CNN_PARAMS) == (row["status"] == "COMPLETED")
     assert not {"adam_learning_rate", "sgd_learning_rate"} & set(frame.columns)
     best = tuning.best_trial(tuner)
-    assert best.status == "COMPLETED" and completed["val_accuracy"].max() == pytest.approx(best.score)
+    assert best.status == "COMPLETED" and completed["val_accuracy"].max() == pytest.approx(
+        best.score
+    )
 
 
-def test_retrain_best_trains_the_winner_afresh(small_search, tmp_path):
+def test_results_frame_leaves_out_keras_tuners_bookkeeping(tmp_path):
+    tuner = tuning.make_tuner(
+        "hyperband", max_trials=2, epochs=2, directory=tmp_path, max_params=None, seed=0
+    )
+    tuning.search(
+        tuner, toy_split(64), toy_split(32, seed=1, name="valid"), epochs=2, batch_size=32
+    )
+    assert any(
+        k.startswith("tuner/")
+        for t in tuner.oracle.trials.values()
+        for k in t.hyperparameters.values
+    )
+    frame = tuning.results_frame(tuner)
+    assert len(frame) == 2 and not [c for c in frame.columns if c.startswith("tuner/")]
+
+
+# --------------------------------------------------------------------------
+# build_trial and the final round
+# --------------------------------------------------------------------------
+
+
+def test_build_trial_builds_the_winner_afresh_for_train_fit(small_search, tmp_path):
     tuner, _ = small_search
     best = tuning.best_trial(tuner)
-    model, history = tuning.retrain_best(
-        tuner, toy_split(128), toy_split(64, seed=1, name="valid"), epochs=2, run_dir=tmp_path / "retrain", seed=0
-    )
+    hp = best.hyperparameters.copy()
+    model = tuning.build_trial(tuner, seed=0)
+    assert model.count_params() == tuner.hypermodel.count_params(hp.copy())
+    assert model.count_params() == tuning.spec_from_hp(hp.copy()).count_params()
+    assert float(model.optimizer.learning_rate) == pytest.approx(tuning.chosen_learning_rate(hp))
+    # Built afresh: the same seed gives the same initial weights, untouched by the search.
+    again = tuning.build_trial(tuner, best, seed=0)
+    for a, b in zip(model.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    history = train.fit(model, toy_split(128), toy_split(64, seed=1, name="valid"), epochs=2,
+                        run_dir=tmp_path / "retrain", verbose=0)  # fmt: skip
     assert len(history.history["loss"]) == 2 and (tmp_path / "retrain" / "best.keras").is_file()
-    assert model.count_params() == tuner.hypermodel.count_params(best.hyperparameters.copy())
-    result = train.evaluate(model, toy_split(64, seed=2, name="test"))
+    result = train.evaluate(model, toy_test_split(64))
     assert 0 <= result["accuracy"] <= 1
-    with pytest.raises(ValueError, match="valid is the split named 'test'"):
-        tuning.retrain_best(tuner, toy_split(64), toy_split(64, name="test"), epochs=1)
 
 
-def test_top_trials_ranks_distinct_configurations_and_retrain_best_takes_one(small_search):
+def test_build_trial_can_decay_the_learning_rate_to_zero(small_search):
+    tuner, _ = small_search
+    chosen = tuning.chosen_learning_rate(tuning.best_trial(tuner).hyperparameters)
+    model = tuning.build_trial(tuner, seed=0, decay_steps=2 * 4)
+    schedule = model.optimizer._learning_rate
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+    assert schedule.decay_steps == 8 and float(schedule(0)) == pytest.approx(chosen)
+    train.fit(model, toy_split(128), epochs=2, batch_size=32, verbose=0)
+    assert int(model.optimizer.iterations) == 8
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_build_trial_can_put_augmentation_in_front(small_search):
+    tuner, _ = small_search
+    best = tuning.best_trial(tuner)
+    flip = augment.pipeline(flip="horizontal", translation=0, rotation=0, zoom=0, seed=0)
+    model = tuning.build_trial(tuner, seed=0, augmentation=flip)
+    assert model.layers[0] is flip and model.optimizer is not None
+    # No parameters added: the winner stays within the budget it was chosen under.
+    assert model.count_params() == tuner.hypermodel.count_params(best.hyperparameters.copy())
+    history = train.fit(model, toy_split(64), epochs=1, verbose=0)
+    assert len(history.history["loss"]) == 1
+    with pytest.raises(TypeError, match="augmentation must be a Keras layer"):
+        tuning.build_trial(tuner, augmentation="flip")
+
+
+def test_train_fit_refuses_test_data_for_a_built_trial(small_search, disguised_test):
+    tuner, _ = small_search
+    model = tuning.build_trial(tuner, seed=0)
+    with pytest.raises(ValueError, match=r"fit: train must not be test data"):
+        train.fit(model, disguised_test, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"fit: valid must not be test data"):
+        train.fit(model, toy_split(64), disguised_test, epochs=1, verbose=0)
+
+
+def test_top_trials_ranks_distinct_configurations_and_build_trial_takes_one(small_search):
     tuner, _ = small_search
     ranked = tuning.top_trials({"random": tuner}, 5)
-    completed = [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED" and not tuning._over_budget(t)]
+    frame = tuning.results_frame(tuner)
+    completed = frame[frame["status"] == "COMPLETED"]
     assert [name for name, _ in ranked] == ["random"] * len(completed)
     scores = [trial.score for _, trial in ranked]
-    assert scores == sorted(scores, reverse=True) and ranked[0][1].trial_id == tuning.best_trial(tuner).trial_id
+    assert (
+        scores == sorted(scores, reverse=True)
+        and ranked[0][1].trial_id == tuning.best_trial(tuner).trial_id
+    )
     assert len(tuning.top_trials({"random": tuner}, 1)) == 1
     # The same configuration found by two tuners counts once.
     assert len(tuning.top_trials({"a": tuner, "b": tuner}, 5)) == len(completed)
     last = ranked[-1][1]
-    model, _ = tuning.retrain_best(tuner, toy_split(64), toy_split(32, seed=1, name="valid"), epochs=1, trial=last)
+    model = tuning.build_trial(tuner, last)
     assert model.count_params() == tuner.hypermodel.count_params(last.hyperparameters.copy())
-    with pytest.raises(ValueError, match="count must be a positive integer"):
+    with pytest.raises(ValueError, match="count must be an integer >= 1"):
         tuning.top_trials({"random": tuner}, 0)
     with pytest.raises(TypeError, match="non-empty dict"):
         tuning.top_trials([tuner], 1)
     stranger = keras_tuner.engine.trial.Trial(last.hyperparameters.copy(), trial_id="not-a-trial")
     with pytest.raises(ValueError, match="is not a trial of the tuner"):
-        tuning.retrain_best(tuner, toy_split(64), toy_split(32, name="valid"), epochs=1, trial=stranger)
+        tuning.build_trial(tuner, stranger)
 
 
-def test_retrain_best_can_decay_the_learning_rate_to_zero(small_search):
+def test_final_round_ranks_the_finalists_by_their_new_validation_score(small_search):
     tuner, _ = small_search
-    chosen = tuning.chosen_learning_rate(tuning.best_trial(tuner).hyperparameters)
-    model, _ = tuning.retrain_best(
-        tuner, toy_split(128), toy_split(64, seed=1, name="valid"), epochs=2, batch_size=32, seed=0, cosine_decay=True
+    frame = tuning.final_round(
+        {"random": tuner},
+        toy_split(64),
+        toy_split(32, seed=1, name="valid"),
+        count=2,
+        epochs=1,
+        batch_size=32,
     )
-    schedule = model.optimizer._learning_rate
-    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
-    assert schedule.decay_steps == 2 * 4 and float(schedule(0)) == pytest.approx(chosen)
-    assert int(model.optimizer.iterations) == 8 and float(model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+    finalists = tuning.top_trials({"random": tuner}, 2)
+    assert list(frame.columns) == [
+        "tuner",
+        "trial_id",
+        "search_val_accuracy",
+        "val_accuracy",
+        "params",
+        "wall_time_s",
+    ]
+    assert sorted(frame["trial_id"]) == sorted(trial.trial_id for _, trial in finalists)
+    assert (
+        frame["val_accuracy"].is_monotonic_decreasing and frame["val_accuracy"].between(0, 1).all()
+    )
+    for _, row in frame.iterrows():
+        trial = tuner.oracle.trials[row["trial_id"]]
+        assert row["search_val_accuracy"] == trial.score
+        assert row["params"] == tuner.hypermodel.count_params(trial.hyperparameters.copy())
+        assert row["wall_time_s"] > 0
 
 
-def test_retrain_best_can_put_augmentation_in_front(small_search):
-    from course_lib import augment
-
+def test_final_round_refuses_test_data_under_any_name(small_search, disguised_test):
     tuner, _ = small_search
-    best = tuning.best_trial(tuner)
-    flip = augment.pipeline(flip="horizontal", translation=0, rotation=0, zoom=0, seed=0)
-    model, history = tuning.retrain_best(
-        tuner, toy_split(128), toy_split(64, seed=1, name="valid"), epochs=1, seed=0, augmentation=flip
-    )
-    assert model.layers[0] is flip and len(history.history["loss"]) == 1
-    # No parameters added: the winner stays within the budget it was chosen under.
-    assert model.count_params() == tuner.hypermodel.count_params(best.hyperparameters.copy())
-    assert float(model.optimizer.learning_rate) == pytest.approx(tuning.chosen_learning_rate(best.hyperparameters))
-    with pytest.raises(TypeError, match="augmentation must be a Keras layer"):
-        tuning.retrain_best(tuner, toy_split(64), toy_split(32, name="valid"), epochs=1, augmentation="flip")
+    tuners, valid = {"random": tuner}, toy_split(32, seed=1, name="valid")
+    with pytest.raises(ValueError, match=r"final_round: valid must not be test data"):
+        tuning.final_round(tuners, toy_split(64), disguised_test, count=1, epochs=1)
+    with pytest.raises(ValueError, match=r"final_round: train must not be test data"):
+        tuning.final_round(tuners, disguised_test, valid, count=1, epochs=1)
+    with pytest.raises(ValueError, match=r"final_round: valid must not be test data"):
+        tuning.final_round(tuners, toy_split(64), toy_test_split(32), count=1, epochs=1)
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
-def test_compile_for_uses_the_chosen_optimizer_and_rate(optimizer):
-    hp = keras_tuner.HyperParameters()
-    hp.values.update({"optimizer": optimizer, f"{optimizer}_learning_rate": 3e-3})
-    model = tuning.CNNHyperModel().architecture(hp)
-    tuning.compile_for(model, hp)
-    expected = keras.optimizers.Adam if optimizer == "adam" else keras.optimizers.SGD
-    assert isinstance(model.optimizer, expected)
-    assert float(model.optimizer.learning_rate) == pytest.approx(3e-3)
-    # The other optimizer's rate, set under the wrong name, is not silently used.
-    wrong = hyperparameters(optimizer="sgd" if optimizer == "adam" else "adam", **{f"{optimizer}_learning_rate": 3e-3})
-    with pytest.raises(ValueError, match="have no '(adam|sgd)_learning_rate'"):
-        tuning.compile_for(model, wrong)
-    with pytest.raises(ValueError, match="decay_steps must be a positive integer"):
-        tuning.compile_for(model, hp, decay_steps=0)
+def test_the_final_training_can_use_all_the_labelled_images(small_search):
+    tuner, _ = small_search
+    everything = data.combine(toy_split(64), toy_split(32, seed=1, name="valid"))
+    assert len(everything) == 96 and everything.role == "train"
+    model = tuning.build_trial(tuner, decay_steps=2 * 3)
+    history = train.fit(model, everything, epochs=2, batch_size=32, verbose=0)
+    assert len(history.history["accuracy"]) == 2 and "val_accuracy" not in history.history
+
+
+# --------------------------------------------------------------------------
+# Over-budget trials, seeds, crashes, workers
+# --------------------------------------------------------------------------
 
 
 def test_over_budget_trials_score_zero_without_training(tmp_path, capfd):
     # 33,000 parameters: barely above the smallest model, so most configurations are over budget.
-    tuner = tuning.make_tuner("random", max_trials=4, epochs=1, directory=tmp_path, max_params=33_000, seed=0)
+    tuner = tuning.make_tuner(
+        "random", max_trials=4, epochs=1, directory=tmp_path, max_params=33_000, seed=0
+    )
     tuning.search(tuner, toy_split(64), toy_split(32, seed=1, name="valid"), epochs=1)
     assert "Traceback" not in capfd.readouterr().err
     trials = list(tuner.oracle.trials.values())
@@ -335,7 +525,11 @@ def test_over_budget_trials_score_zero_without_training(tmp_path, capfd):
     over = frame[frame["status"] == "OVER_BUDGET"]
     assert len(over) >= 3 and (over["params"] > 33_000).all()
     # The oracle saw a score of 0; the frame does not pass it off as a measured accuracy.
-    assert over["val_accuracy"].isna().all() and (over["wall_time_s"] == 0).all() and (over["epochs"] == 0).all()
+    assert (
+        over["val_accuracy"].isna().all()
+        and (over["wall_time_s"] == 0).all()
+        and (over["epochs"] == 0).all()
+    )
     scores = {t.trial_id: t.score for t in trials}
     assert all(scores[i] == pytest.approx(tuning.OVER_BUDGET_SCORE) for i in over["trial_id"])
     assert (frame.loc[frame["status"] == "COMPLETED", "params"] <= 33_000).all()
@@ -343,47 +537,57 @@ def test_over_budget_trials_score_zero_without_training(tmp_path, capfd):
         with pytest.raises(ValueError, match="no completed trial within the parameter budget"):
             tuning.best_trial(tuner)
         with pytest.raises(ValueError, match="no completed trial within the parameter budget"):
-            tuning.retrain_best(tuner, toy_split(64), toy_split(32, name="valid"), epochs=1)
+            tuning.build_trial(tuner)
     else:
-        model, _ = tuning.retrain_best(tuner, toy_split(64), toy_split(32, name="valid"), epochs=1)
-        assert model.count_params() <= 33_000
+        assert tuning.build_trial(tuner).count_params() <= 33_000
+    over_trial = tuner.oracle.trials[over["trial_id"].iloc[0]]
+    with pytest.raises(ValueError, match="did not complete within the parameter budget"):
+        tuning.build_trial(tuner, over_trial)
 
 
 def test_neighbouring_seeds_propose_different_configurations(tmp_path):
     # Keras Tuner draws value n with seed + n; unspaced, seeds 1 and 2 shared most proposals.
     proposals = {}
     for seed in (1, 2):
-        tuner = tuning.make_tuner("random", max_trials=3, epochs=1, directory=tmp_path, project_name=f"s{seed}", seed=seed)
+        tuner = tuning.make_tuner(
+            "random", max_trials=3, epochs=1, directory=tmp_path, project_name=f"s{seed}", seed=seed
+        )
         oracle = tuner.oracle
         proposals[seed] = [oracle.populate_space(f"t{i}")["values"] for i in range(3)]
-    firsts = {seed: [v[f"{v['optimizer']}_learning_rate"] for v in values] for seed, values in proposals.items()}
+    firsts = {
+        seed: [v[f"{v['optimizer']}_learning_rate"] for v in values]
+        for seed, values in proposals.items()
+    }
     assert not set(firsts[1]) & set(firsts[2])
-    assert tuning.oracle_seed(0) == 1 and tuning.oracle_seed(2) - tuning.oracle_seed(1) == tuning.SEED_SPACING
+    assert (
+        tuning.oracle_seed(0) == 1
+        and tuning.oracle_seed(2) - tuning.oracle_seed(1) == tuning.SEED_SPACING
+    )
 
 
 def test_bayesian_oracle_learns_from_over_budget_trials(tmp_path):
     # A budget most of the space exceeds: with a score for every trial, the oracle
     # never proposes an over-budget configuration twice.
-    tuner = tuning.make_tuner("bayesian", max_trials=6, epochs=1, directory=tmp_path, max_params=33_000, seed=0)
+    tuner = tuning.make_tuner(
+        "bayesian", max_trials=6, epochs=1, directory=tmp_path, max_params=33_000, seed=0
+    )
     tuning.search(tuner, toy_split(64), toy_split(32, seed=1, name="valid"), epochs=1)
     frame = tuning.results_frame(tuner)
     assert len(frame) == 6 and frame["status"].isin(["COMPLETED", "OVER_BUDGET"]).all()
     over = [tuple(sorted(t.hyperparameters.values.items())) for t in tuner.oracle.trials.values()
-            if t.score == pytest.approx(tuning.OVER_BUDGET_SCORE)]
+            if t.score == pytest.approx(tuning.OVER_BUDGET_SCORE)]  # fmt: skip
     assert len(over) == len(set(over))
-
-
-class CrashingHyperModel(tuning.CNNHyperModel):
-    """Builds a model whose training crashes: a bug, not a rejected configuration."""
-
-    def fit(self, hp, model, train, valid, **kwargs):
-        raise RuntimeError("simulated crash in training")
 
 
 def test_a_crashed_trial_is_reported_with_a_warning(tmp_path, capfd):
     tuner = tuning.make_tuner(
-        "random", max_trials=1, epochs=1, directory=tmp_path, hypermodel=CrashingHyperModel(seed=0), seed=0
+        "random", max_trials=1, epochs=1, directory=tmp_path, max_params=None, seed=0
     )
+
+    def crash(hp, model, *args, **kwargs):
+        raise RuntimeError("simulated crash in training")  # a bug, not a rejected configuration
+
+    tuner.hypermodel.fit = crash
     with pytest.warns(RuntimeWarning, match="1 trial\\(s\\) crashed.*simulated crash in training"):
         tuning.search(tuner, toy_split(64), toy_split(32, seed=1, name="valid"), epochs=1)
     assert "Traceback" not in capfd.readouterr().err
@@ -399,29 +603,44 @@ def test_results_frame_refuses_a_worker(tmp_path, monkeypatch):
         tuning.results_frame(worker)
 
 
+def test_make_tuner_runs_trials_under_a_strategy(tmp_path):
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    tuner = tuning.make_tuner(
+        "random", max_trials=1, epochs=1, directory=tmp_path, strategy=strategy, max_params=None
+    )
+    assert tuner.distribution_strategy is strategy
+    tuning.search(tuner, toy_split(32), toy_split(16, seed=1, name="valid"), epochs=1)
+    assert list(tuning.results_frame(tuner)["status"]) == ["COMPLETED"]
+
+
 # --------------------------------------------------------------------------
 # Resuming an interrupted search
 # --------------------------------------------------------------------------
 
 
-class InterruptSecondTraining(keras.callbacks.Callback):
-    """Press Ctrl+C at the start of the second training of the process (Keras Tuner copies callbacks)."""
+def interrupt_second_training(tuner: keras_tuner.Tuner) -> None:
+    """Press Ctrl+C at the start of the tuner's second training."""
+    fit, calls = tuner.hypermodel.fit, []
 
-    started: list[int] = []
-
-    def on_train_begin(self, logs=None):
-        InterruptSecondTraining.started.append(1)
-        if len(InterruptSecondTraining.started) == 2:
+    def fit_or_interrupt(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
             raise KeyboardInterrupt
+        return fit(*args, **kwargs)
+
+    tuner.hypermodel.fit = fit_or_interrupt
 
 
 def test_an_interrupted_search_resumes_without_rerunning_finished_trials(tmp_path):
     fit_data = (toy_split(64), toy_split(32, seed=1, name="valid"))
     # No parameter budget, so every trial trains.
-    options = dict(max_trials=3, epochs=1, directory=tmp_path, project_name="resume", max_params=None, seed=5)
+    options = dict(
+        max_trials=3, epochs=1, directory=tmp_path, project_name="resume", max_params=None, seed=5
+    )
     tuner = tuning.make_tuner("random", **options)
+    interrupt_second_training(tuner)
     with pytest.raises(KeyboardInterrupt):
-        tuning.search(tuner, *fit_data, epochs=1, callbacks=[InterruptSecondTraining()])
+        tuning.search(tuner, *fit_data, epochs=1)
     first = tuning.results_frame(tuning.make_tuner("random", **options)).set_index("trial_id")
     assert list(first["status"]) == ["COMPLETED", "RUNNING"]
 
@@ -458,12 +677,14 @@ PROCESS_SCRIPT = textwrap.dedent(
     from course_lib import tuning
     from toy import toy_split
 
-    tuner = tuning.make_tuner("random", max_trials=int(sys.argv[2]), epochs=1, directory=sys.argv[1],
-                              project_name="distributed", max_params=None, seed=7)
+    tuner = tuning.make_tuner("random", max_trials=int(sys.argv[2]), epochs=1,
+                              directory=sys.argv[1], project_name="distributed",
+                              max_params=None, seed=7)
     ran = []
     original = tuner.on_trial_begin
     tuner.on_trial_begin = lambda trial: (ran.append(trial.trial_id), original(trial))
-    tuning.search(tuner, toy_split(64, 0, "train"), toy_split(32, 1, "valid"), epochs=1, batch_size=32)
+    train, valid = toy_split(64, 0, "train"), toy_split(32, 1, "valid")
+    tuning.search(tuner, train, valid, epochs=1, batch_size=32)
     report = {"tuner_id": os.environ["KERASTUNER_TUNER_ID"], "ran": ran}
     if os.environ["KERASTUNER_TUNER_ID"] == "chief":
         frame = tuning.results_frame(tuner)
@@ -498,7 +719,9 @@ def test_a_chief_and_two_workers_run_every_trial_exactly_once(tmp_path):
                 "KERASTUNER_TUNER_ID": tuner_id,
                 "KERASTUNER_ORACLE_IP": "127.0.0.1",
                 "KERASTUNER_ORACLE_PORT": str(port),
-                "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")]),  # course_lib and toy.py
+                "PYTHONPATH": os.pathsep.join(
+                    [str(REPO), str(REPO / "tests")]
+                ),  # course_lib and toy.py
                 "CUDA_VISIBLE_DEVICES": "",
             }
             log = tmp_path / f"{tuner_id}.log"
@@ -513,8 +736,13 @@ def test_a_chief_and_two_workers_run_every_trial_exactly_once(tmp_path):
             try:
                 process.wait(timeout=max(1.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                pytest.fail(f"the distributed search did not finish within {timeout} s; {tuner_id}'s log:\n{tail(log)}")
-            assert process.returncode == 0, f"{tuner_id} exited with {process.returncode}:\n{tail(log)}"
+                pytest.fail(
+                    f"the distributed search did not finish within {timeout} s; "
+                    f"{tuner_id}'s log:\n{tail(log)}"
+                )
+            assert process.returncode == 0, (
+                f"{tuner_id} exited with {process.returncode}:\n{tail(log)}"
+            )
     finally:
         for process, _ in processes.values():
             if process.poll() is None:
@@ -543,52 +771,11 @@ def test_a_chief_and_two_workers_run_every_trial_exactly_once(tmp_path):
 
 
 # --------------------------------------------------------------------------
-# train.fit with a tf.distribute strategy
+# Reading the results
 # --------------------------------------------------------------------------
 
 
-def compiled_small_cnn() -> keras.Model:
-    model = models.small_cnn(filters=(4, 8), kernel_size=3, num_classes=4)
-    return model
-
-
-def test_fit_with_the_default_strategy():
-    strategy = tf.distribute.get_strategy()
-    model = compiled_small_cnn()
-    history = train.fit(model, toy_split(64), toy_split(32, seed=1, name="valid"), epochs=1, strategy=strategy, verbose=0)
-    assert "val_accuracy" in history.history
-
-
-def test_fit_with_a_one_device_mirrored_strategy():
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
-    assert strategy.num_replicas_in_sync == 1
-    with strategy.scope():
-        model = compiled_small_cnn()
-    assert model.distribute_strategy is strategy
-    history = train.fit(model, toy_split(128), toy_split(32, seed=1, name="valid"), epochs=2, strategy=strategy, verbose=0)
-    assert len(history.history["loss"]) == 2
-    assert history.history["loss"][1] < history.history["loss"][0]
-    # A model built outside the scope is refused with the remedy.
-    with pytest.raises(ValueError, match=r"built outside the scope of the MirroredStrategy"):
-        train.fit(compiled_small_cnn(), toy_split(32), epochs=1, strategy=strategy, verbose=0)
-    with pytest.raises(TypeError, match="strategy must be a tf.distribute.Strategy"):
-        train.fit(model, toy_split(32), epochs=1, strategy="mirrored", verbose=0)
-
-
-def test_make_tuner_runs_trials_under_a_strategy(tmp_path):
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
-    tuner = tuning.make_tuner("random", max_trials=1, epochs=1, directory=tmp_path, strategy=strategy, max_params=None)
-    assert tuner.distribution_strategy is strategy
-    tuning.search(tuner, toy_split(32), toy_split(16, seed=1, name="valid"), epochs=1)
-    assert list(tuning.results_frame(tuner)["status"]) == ["COMPLETED"]
-
-
-# -- reading the results -----------------------------------------------------
-
-
-def _frame():
-    import pandas as pd
-
+def _frame() -> pd.DataFrame:
     return pd.DataFrame(
         {
             "trial_id": ["0", "1", "2", "3", "4"],
@@ -615,8 +802,6 @@ def test_pareto_front_keeps_the_best_model_of_each_size():
 
 
 def test_result_readers_refuse_other_input():
-    import pandas as pd
-
     with pytest.raises(TypeError, match="results_frame"):
         tuning.best_so_far([0.1, 0.2])
     with pytest.raises(ValueError, match="lacks columns"):
@@ -630,36 +815,9 @@ def test_search_plots_draw_every_tuner():
     from course_lib import plots
 
     frame = _frame().assign(tuner=["random", "random", "bayesian", "bayesian", "bayesian"])
-    fig = plots.plot_search_progress({"random": tuning.best_so_far(frame[:2]), "bayesian": tuning.best_so_far(frame[2:])})
+    progress = {"random": tuning.best_so_far(frame[:2]), "bayesian": tuning.best_so_far(frame[2:])}
+    fig = plots.plot_search_progress(progress)
     assert len(fig.axes) == 2 and len(fig.axes[0].get_legend().get_texts()) == 2
     fig = plots.plot_pareto(frame, tuning.pareto_front(frame), budget=265_290)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "Pareto front" in labels and "budget (265,290)" in labels
-
-
-def test_final_round_ranks_the_finalists_by_their_new_validation_score(small_search):
-    tuner, _ = small_search
-    frame = tuning.final_round(
-        {"random": tuner}, toy_split(64), toy_split(32, seed=1, name="valid"), count=2, epochs=1, batch_size=32
-    )
-    finalists = tuning.top_trials({"random": tuner}, 2)
-    assert list(frame.columns) == ["tuner", "trial_id", "search_val_accuracy", "val_accuracy", "params", "wall_time_s"]
-    assert sorted(frame["trial_id"]) == sorted(trial.trial_id for _, trial in finalists)
-    assert frame["val_accuracy"].is_monotonic_decreasing and frame["val_accuracy"].between(0, 1).all()
-    for _, row in frame.iterrows():
-        trial = tuner.oracle.trials[row["trial_id"]]
-        assert row["search_val_accuracy"] == trial.score
-        assert row["params"] == tuner.hypermodel.count_params(trial.hyperparameters.copy())
-        assert row["wall_time_s"] > 0
-    with pytest.raises(ValueError, match="valid is the split named 'test'"):
-        tuning.final_round({"random": tuner}, toy_split(64), toy_split(32, name="test"), count=1, epochs=1)
-
-
-def test_retrain_best_without_validation_trains_on_all_it_is_given(small_search):
-    tuner, _ = small_search
-    everything = data.combine(toy_split(64), toy_split(32, seed=1, name="valid"))
-    assert len(everything) == 96 and everything.name == "train"
-    model, history = tuning.retrain_best(tuner, everything, None, epochs=2, batch_size=32, cosine_decay=True)
-    assert len(history.history["accuracy"]) == 2 and "val_accuracy" not in history.history
-    with pytest.raises(ValueError, match="train is the split named 'test'.*data.combine"):
-        tuning.retrain_best(tuner, toy_split(64, name="test"), None, epochs=1)

@@ -39,7 +39,9 @@ def _table(header: list[str], rows: list[list[nodes.Node | str]], widths: list[i
         result = nodes.row()
         for cell in cells:
             entry = nodes.entry()
-            entry += nodes.paragraph("", "", cell if isinstance(cell, nodes.Node) else nodes.Text(cell))
+            entry += nodes.paragraph(
+                "", "", cell if isinstance(cell, nodes.Node) else nodes.Text(cell)
+            )
             result += entry
         return result
 
@@ -73,26 +75,46 @@ class ExecutionReport(SphinxDirective):
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise self.error(
                 f"execution-report: cannot read {relpath} ({exc!r}); expected the JSON file that "
-                "scripts/execute_notebooks.py writes, with keys 'notebooks', 'hardware' and 'versions'."
+                "scripts/execute_notebooks.py writes, with keys 'notebooks', 'hardware' and "
+                "'versions'."
             ) from exc
 
         # Chapters are linked by their document name, relative to the JSON file's folder.
         folder = PurePosixPath(relpath).parent
         notebook_docs = sorted(
-            doc for doc in self.env.found_docs if str(self.env.doc2path(doc, False)).endswith(".ipynb")
+            doc
+            for doc in self.env.found_docs
+            if str(self.env.doc2path(doc, False)).endswith(".ipynb")
         )
-        names = sorted(set(times) | {PurePosixPath(doc).name + ".ipynb" for doc in notebook_docs
-                                     if PurePosixPath(doc).parent == folder})
+        names = sorted(
+            set(times)
+            | {
+                PurePosixPath(doc).name + ".ipynb"
+                for doc in notebook_docs
+                if PurePosixPath(doc).parent == folder
+            }
+        )
         rows, total = [], 0.0
         for name in names:
             doc = str(folder / PurePosixPath(name).stem)
             if doc in self.env.found_docs:
                 link = addnodes.pending_xref(
-                    "", nodes.inline("", name), refdomain="std", reftype="doc",
-                    reftarget="/" + doc, refexplicit=True, refwarn=True,
+                    "",
+                    nodes.inline("", name),
+                    refdomain="std",
+                    reftype="doc",
+                    reftarget="/" + doc,
+                    refexplicit=True,
+                    refwarn=True,
                 )
                 title = addnodes.pending_xref(
-                    "", nodes.inline("", doc), refdomain="std", reftype="doc", reftarget="/" + doc, refexplicit=False, refwarn=True,
+                    "",
+                    nodes.inline("", doc),
+                    refdomain="std",
+                    reftype="doc",
+                    reftarget="/" + doc,
+                    refexplicit=False,
+                    refwarn=True,
                 )
             else:
                 link, title = nodes.literal("", name), nodes.Text("(not in the table of contents)")
@@ -105,9 +127,10 @@ class ExecutionReport(SphinxDirective):
         rows.append([nodes.strong("", "All chapters"), "", _minutes(total)])
 
         intro = nodes.paragraph(
-            "", f"{len(times)} notebooks, {total / 60:.1f} minutes in all, on {hardware}. "
+            "",
+            f"{len(times)} notebooks, {total / 60:.1f} minutes in all, on {hardware}. "
             "Each time is the wall time of one full-profile run of the notebook "
-            "(make execute), which produced the outputs the book shows."
+            "(make execute), which produced the outputs the book shows.",
         )
         result: list[nodes.Node] = [
             intro,
@@ -118,7 +141,11 @@ class ExecutionReport(SphinxDirective):
         hw += nodes.Text(hardware)
         result.append(hw)
         result.append(
-            _table(["Package", "Version"], [[name, str(v)] for name, v in sorted(versions.items())], [50, 50])
+            _table(
+                ["Package", "Version"],
+                [[name, str(v)] for name, v in sorted(versions.items())],
+                [50, 50],
+            )
         )
         return result
 

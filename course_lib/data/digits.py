@@ -41,9 +41,14 @@ def load_digits_splits(test_size: int = 797, image_size: int = 28, seed: int | N
     seed = _checks.check_seed(seed, "load_digits_splits")
     digits = load_digits()
     x = digits.images.astype(np.float32)[..., None]
-    x = np.asarray(keras.ops.image.resize(x, (image_size, image_size), interpolation="bilinear"), dtype=np.float32)
+    x = np.asarray(
+        keras.ops.image.resize(x, (image_size, image_size), interpolation="bilinear"),
+        dtype=np.float32,
+    )
     y = digits.target.astype(np.int64)
-    x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=test_size, stratify=y, random_state=seed)
+    x_rest, x_test, y_rest, y_test = train_test_split(
+        x, y, test_size=test_size, stratify=y, random_state=seed
+    )
     x_train, x_valid, y_train, y_valid = train_test_split(
         x_rest, y_rest, test_size=100, stratify=y_rest, random_state=seed
     )

@@ -233,16 +233,22 @@ def read_idx(path: str | os.PathLike, spec: IdxFile) -> np.ndarray:
         with gzip.open(path, "rb") as f:
             raw = f.read()
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataError(f"{path}: not a readable gzip file ({exc}). Delete it and get it again.") from None
+        raise DataError(
+            f"{path}: not a readable gzip file ({exc}). Delete it and get it again."
+        ) from None
 
     is_images = spec.magic == IMAGES_MAGIC
     header_len = 16 if is_images else 8
     if len(raw) < header_len:
-        raise DataError(f"{path}: only {len(raw)} bytes, too short for an IDX header; the file is truncated.")
+        raise DataError(
+            f"{path}: only {len(raw)} bytes, too short for an IDX header; the file is truncated."
+        )
     magic = struct.unpack(">I", raw[:4])[0]
     if magic != spec.magic:
         kind = "images (2051)" if is_images else "labels (2049)"
-        raise DataError(f"{path}: magic number {magic}, expected {kind}; this is not the right IDX file.")
+        raise DataError(
+            f"{path}: magic number {magic}, expected {kind}; this is not the right IDX file."
+        )
     count = struct.unpack(">I", raw[4:8])[0]
     if count != spec.count:
         raise DataError(f"{path}: header says {count} items, expected {spec.count}.")

@@ -74,14 +74,17 @@ class Split:
         x, y = np.asarray(self.x), np.asarray(self.y)
         if y.ndim < 1:
             raise ValueError(
-                f"Split {self.name!r}: labels must be an array with one entry per image; got a scalar."
+                f"Split {self.name!r}: labels must be an array with one entry per image; "
+                "got a scalar."
             )
         if x.ndim < 1 or len(x) != len(y):
             raise ValueError(
                 f"Split {self.name!r}: {len(x) if x.ndim else 0} images but {len(y)} labels. "
                 "Images and labels must come from the same split and have the same length."
             )
-        role = self.role if self.role is not None else (self.name if self.name in ROLES else "train")
+        role = (
+            self.role if self.role is not None else (self.name if self.name in ROLES else "train")
+        )
         _checks.check_choice(role, "Split", "role", ROLES)
         object.__setattr__(self, "x", x)
         object.__setattr__(self, "y", y)
@@ -165,8 +168,15 @@ def combine(*splits: Split, name: str = "train") -> Split:
         _checks.refuse_test(split, "combine", f"split {index}", use="train")
     shapes = {(s.x.shape[1:], s.y.shape[1:]) for s in splits}
     if len(shapes) > 1:
-        raise ValueError(f"combine: the splits' images or labels differ in shape ({sorted(map(str, shapes))}).")
-    return Split(np.concatenate([s.x for s in splits]), np.concatenate([s.y for s in splits]), name, role="train")
+        raise ValueError(
+            f"combine: the splits' images or labels differ in shape ({sorted(map(str, shapes))})."
+        )
+    return Split(
+        np.concatenate([s.x for s in splits]),
+        np.concatenate([s.y for s in splits]),
+        name,
+        role="train",
+    )
 
 
 def fit_scaler(train: Split):
@@ -208,7 +218,9 @@ def standardize(splits: Splits) -> Splits:
 # --------------------------------------------------------------------------
 
 
-def _check_classes(classes: Sequence[int], fn: str, num_classes: int | None = None) -> tuple[int, ...]:
+def _check_classes(
+    classes: Sequence[int], fn: str, num_classes: int | None = None
+) -> tuple[int, ...]:
     if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence):
         raise TypeError(f"{fn}: classes must be a sequence of class indices; got {classes!r}.")
     classes = tuple(_checks.check_int(c, fn, "every class", low=0) for c in classes)
@@ -252,7 +264,9 @@ def class_subset(split: Split, classes: Sequence[int], name: str | None = None) 
     return split.derive(split.x[keep], relabel[split.y[keep]], name)
 
 
-def sample_per_class(split: Split, n: int, seed: int | None = None, name: str | None = None) -> Split:
+def sample_per_class(
+    split: Split, n: int, seed: int | None = None, name: str | None = None
+) -> Split:
     """Draw ``n`` labelled examples, as balanced over the classes as ``n`` allows.
 
     Defined in chapter "Transfer learning".
@@ -280,7 +294,8 @@ def sample_per_class(split: Split, n: int, seed: int | None = None, name: str | 
         pool = np.flatnonzero(split.y == c)
         if len(pool) < count:
             raise ValueError(
-                f"sample_per_class: class {c} of {split.name!r} has {len(pool)} images, {count} were asked for."
+                f"sample_per_class: class {c} of {split.name!r} has {len(pool)} images, "
+                f"{count} were asked for."
             )
         chosen.append(rng.choice(pool, size=count, replace=False))
     index = rng.permutation(np.concatenate(chosen))
@@ -288,7 +303,8 @@ def sample_per_class(split: Split, n: int, seed: int | None = None, name: str | 
 
 
 def repeat_to(split: Split, size: int, seed: int | None = None) -> Split:
-    """Repeat the examples of ``split``, each copy in a new random order, until there are at least ``size``.
+    """Repeat the examples of ``split``, each copy in a new random order, until there are at least
+    ``size``.
 
     Defined in chapter "Transfer learning".
 

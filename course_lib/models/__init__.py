@@ -13,7 +13,13 @@ Everything is importable from ``course_lib.models``.
 
 from course_lib.models.cnn import CONV_KINDS, HEADS, NOTES_SPEC, SEED_CNN_PARAMS, CNNSpec, seed_cnn
 from course_lib.models.macs import count_macs, layer_macs
-from course_lib.models.small import MOBILENET_BLOCKS, feature_extractor, mobilenet_block, mobilenet_cnn, small_cnn
+from course_lib.models.small import (
+    MOBILENET_BLOCKS,
+    feature_extractor,
+    mobilenet_block,
+    mobilenet_cnn,
+    small_cnn,
+)
 
 __all__ = [
     "CNNSpec",

@@ -90,8 +90,12 @@ class CNNSpec:
     def __post_init__(self) -> None:
         fn = "CNNSpec"
         if not isinstance(self.filters, (tuple, list)) or not self.filters:
-            raise TypeError(f"{fn}: filters must be a non-empty tuple of integers; got {self.filters!r}.")
-        object.__setattr__(self, "filters", tuple(_checks.check_int(f, fn, "filters", low=1) for f in self.filters))
+            raise TypeError(
+                f"{fn}: filters must be a non-empty tuple of integers; got {self.filters!r}."
+            )
+        object.__setattr__(
+            self, "filters", tuple(_checks.check_int(f, fn, "filters", low=1) for f in self.filters)
+        )
         _checks.check_choice(self.conv, fn, "conv", tuple(CONV_KINDS))
         _checks.check_int(self.kernel_size, fn, "kernel_size", low=1)
         _checks.check_choice(self.batch_norm, fn, "batch_norm", (True, False))
@@ -106,12 +110,17 @@ class CNNSpec:
                 f"{fn}: input_shape must be (height, width, channels); got {self.input_shape!r}. "
                 "Add the channel axis: (28, 28) becomes (28, 28, 1)."
             )
-        object.__setattr__(self, "input_shape", tuple(_checks.check_int(s, fn, "input_shape", low=1) for s in shape))
+        object.__setattr__(
+            self,
+            "input_shape",
+            tuple(_checks.check_int(s, fn, "input_shape", low=1) for s in shape),
+        )
         side = min(self.input_shape[:2]) // 2 ** len(self.filters)
         if side < 1:
             raise ValueError(
-                f"{fn}: {len(self.filters)} blocks halve a {self.input_shape[0]}x{self.input_shape[1]} image "
-                "to nothing; use fewer blocks or a larger input."
+                f"{fn}: {len(self.filters)} blocks halve a "
+                f"{self.input_shape[0]}x{self.input_shape[1]} image to nothing; "
+                "use fewer blocks or a larger input."
             )
 
     def replace(self, **changes) -> CNNSpec:
@@ -225,25 +234,41 @@ class CNNSpec:
                 if kind == "conv":
                     add(layers.Conv2D(n, k, kernel_initializer=init(), **options))
                 else:
-                    add(layers.SeparableConv2D(n, k, depthwise_initializer=init(), pointwise_initializer=init(),
-                                               **options))
+                    add(
+                        layers.SeparableConv2D(
+                            n,
+                            k,
+                            depthwise_initializer=init(),
+                            pointwise_initializer=init(),
+                            **options,
+                        )
+                    )
             model.add(layers.MaxPooling2D(2))
             if self.block_dropout:
                 model.add(layers.Dropout(self.block_dropout, seed=next_seed()))
         if self.head == "flatten":
             model.add(layers.Flatten())
-            add(layers.Dense(self.dense_units, activation=inner, kernel_initializer=init(), use_bias=use_bias))
+            add(
+                layers.Dense(
+                    self.dense_units, activation=inner, kernel_initializer=init(), use_bias=use_bias
+                )
+            )
         else:
             model.add(layers.GlobalAveragePooling2D())
         if self.dropout:
             model.add(layers.Dropout(self.dropout, seed=next_seed()))
         # The output layer keeps Keras' default initializer, as in the notes.
-        model.add(layers.Dense(self.num_classes, activation="softmax", kernel_initializer=init("glorot_uniform")))
+        model.add(
+            layers.Dense(
+                self.num_classes, activation="softmax", kernel_initializer=init("glorot_uniform")
+            )
+        )
         return model
 
 
 NOTES_SPEC = CNNSpec()
-"""The lecture notes' network: 3 blocks of Conv2D + SeparableConv2D (32, 64, 128), Flatten, Dense(128)."""
+"""The lecture notes' network: 3 blocks of Conv2D + SeparableConv2D (32, 64, 128), Flatten,
+Dense(128)."""
 
 SEED_CNN_PARAMS = NOTES_SPEC.count_params()
 """Parameters of the lecture notes' network (265,290), computed from its description."""
@@ -273,7 +298,13 @@ def seed_cnn(
     ``CNNSpec`` for the options); returned uncompiled.
     """
     spec = NOTES_SPEC.replace(
-        conv=conv, activation=activation, batch_norm=batch_norm, dropout=dropout, block_dropout=block_dropout,
-        initializer=kernel_initializer, num_classes=num_classes, input_shape=input_shape,
+        conv=conv,
+        activation=activation,
+        batch_norm=batch_norm,
+        dropout=dropout,
+        block_dropout=block_dropout,
+        initializer=kernel_initializer,
+        num_classes=num_classes,
+        input_shape=input_shape,
     )
     return spec.build(seed=seed, name=name or f"seed_cnn_{conv}")

@@ -43,7 +43,8 @@ def layer_macs(layer: keras.layers.Layer) -> int:
     except (AttributeError, ValueError) as error:
         raise ValueError(
             f"count_macs: layer {layer.name!r} has no known output shape ({error}); "
-            "expected a built Sequential or functional model, e.g. one that starts with keras.Input."
+            "expected a built Sequential or functional model, e.g. one that starts with "
+            "keras.Input."
         ) from None
     if any(size is None for size in out_shape):
         raise ValueError(
@@ -57,7 +58,9 @@ def layer_macs(layer: keras.layers.Layer) -> int:
     h_out, w_out, c_out = out_shape
     if isinstance(layer, layers.SeparableConv2D):
         kh, kw, c_in, multiplier = layer.depthwise_kernel.shape
-        return ops.separable_conv2d_macs(h_out, w_out, kh, kw, c_in, c_out, depth_multiplier=multiplier)
+        return ops.separable_conv2d_macs(
+            h_out, w_out, kh, kw, c_in, c_out, depth_multiplier=multiplier
+        )
     if isinstance(layer, layers.DepthwiseConv2D):
         kh, kw, c_in, multiplier = layer.kernel.shape
         return ops.depthwise_conv2d_macs(h_out, w_out, kh, kw, c_in, depth_multiplier=multiplier)
@@ -88,7 +91,7 @@ def count_macs(model: keras.Model) -> int:
     counted = [layer for layer in _flat_layers(model) if isinstance(layer, _COUNTED)]
     if not counted:
         raise ValueError(
-            f"count_macs: model {model.name!r} has no Conv2D, DepthwiseConv2D, SeparableConv2D or Dense "
-            "layer to count."
+            f"count_macs: model {model.name!r} has no Conv2D, DepthwiseConv2D, SeparableConv2D or "
+            "Dense layer to count."
         )
     return sum(layer_macs(layer) for layer in counted)

@@ -10,10 +10,18 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from course_lib import _checks
 from course_lib.data import NUM_CLASSES
 from course_lib.train import compile_classifier
 
-__all__ = ["INPUT_SHAPE", "small_cnn", "feature_extractor", "mobilenet_block", "MOBILENET_BLOCKS", "mobilenet_cnn"]
+__all__ = [
+    "INPUT_SHAPE",
+    "small_cnn",
+    "feature_extractor",
+    "mobilenet_block",
+    "MOBILENET_BLOCKS",
+    "mobilenet_cnn",
+]
 
 INPUT_SHAPE = (28, 28, 1)
 
@@ -49,14 +57,23 @@ def small_cnn(
     ValueError
         If ``downsample`` is not one of the four choices.
     """
-    choices = ("maxpool", "avgpool", "stride", "none")
-    if downsample not in choices:
-        raise ValueError(f"small_cnn: downsample must be one of {choices}; got {downsample!r}.")
+    _checks.check_choice(
+        downsample, "small_cnn", "downsample", ("maxpool", "avgpool", "stride", "none")
+    )
     model = keras.Sequential(name=name or f"small_cnn_{downsample}")
     model.add(keras.Input(shape=input_shape))
     for i, n in enumerate(filters):
         stride = 2 if downsample == "stride" else 1
-        model.add(layers.Conv2D(n, kernel_size, strides=stride, padding="same", activation="relu", name=f"conv{i + 1}"))
+        model.add(
+            layers.Conv2D(
+                n,
+                kernel_size,
+                strides=stride,
+                padding="same",
+                activation="relu",
+                name=f"conv{i + 1}",
+            )
+        )
         if downsample == "maxpool":
             model.add(layers.MaxPooling2D(2, name=f"pool{i + 1}"))
         elif downsample == "avgpool":
@@ -108,13 +125,15 @@ def mobilenet_block(
     name : str
         Prefix of the six layers' names.
     """
-    if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
-        raise ValueError(f"mobilenet_block: filters must be an int >= 1; got {filters!r}.")
-    if stride not in (1, 2):
-        raise ValueError(f"mobilenet_block: stride must be 1 or 2; got {stride!r}.")
+    filters = _checks.check_int(filters, "mobilenet_block", "filters", low=1)
+    _checks.check_choice(stride, "mobilenet_block", "stride", (1, 2))
     x = layers.DepthwiseConv2D(
-        3, strides=stride, padding="same", use_bias=False,
-        depthwise_initializer=kernel_initializer, name=f"{name}_depthwise",
+        3,
+        strides=stride,
+        padding="same",
+        use_bias=False,
+        depthwise_initializer=kernel_initializer,
+        name=f"{name}_depthwise",
     )(x)
     x = layers.BatchNormalization(momentum=0.9, name=f"{name}_depthwise_bn")(x)
     x = layers.ReLU(name=f"{name}_depthwise_relu")(x)
@@ -161,16 +180,28 @@ def mobilenet_cnn(
     num_classes, input_shape, name
         As in any Keras model.
     """
-    if isinstance(width_multiplier, bool) or not isinstance(width_multiplier, (int, float)) or width_multiplier <= 0:
-        raise ValueError(f"mobilenet_cnn: width_multiplier must be a number > 0 (e.g. 0.25 to 1); got {width_multiplier!r}.")
-    if not 0 <= dropout < 1:
-        raise ValueError(f"mobilenet_cnn: dropout must be in [0, 1); got {dropout}.")
+    width_multiplier = _checks.check_real(
+        width_multiplier,
+        "mobilenet_cnn",
+        "width_multiplier",
+        low=0,
+        low_open=True,
+        hint=" (e.g. 0.25 to 1)",
+    )
+    _checks.check_real(dropout, "mobilenet_cnn", "dropout", low=0, high=1, high_open=True)
 
     def scaled(channels: int) -> int:
         return max(1, round(channels * width_multiplier))
 
     inputs = keras.Input(shape=input_shape)
-    x = layers.Conv2D(scaled(stem_filters), 3, padding="same", use_bias=False, kernel_initializer="he_normal", name="stem")(inputs)
+    x = layers.Conv2D(
+        scaled(stem_filters),
+        3,
+        padding="same",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        name="stem",
+    )(inputs)
     x = layers.BatchNormalization(momentum=0.9, name="stem_bn")(x)
     x = layers.ReLU(name="stem_relu")(x)
     for index, (filters, stride) in enumerate(blocks, start=1):

@@ -1,0 +1,348 @@
+"""Figures of training runs and their results: curves, comparisons, errors, searches.
+
+Defined in chapter "A CNN classifier" (learning curves, confusion matrix,
+misclassified images); the later chapters add their comparisons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from course_lib import _checks, metrics
+from course_lib.data import CLASS_NAMES, NUM_CLASSES, Split
+from course_lib.plots.images import show_images
+
+__all__ = [
+    "plot_learning_curves",
+    "compare_learning_curves",
+    "plot_confusion_matrix",
+    "show_misclassified",
+    "plot_mean_std",
+    "plot_train_val_gap",
+    "plot_tradeoffs",
+    "plot_accuracy_vs_labels",
+    "plot_search_progress",
+    "plot_pareto",
+]
+
+
+def _logs(history: object) -> Mapping[str, Sequence[float]]:
+    """The per-epoch metrics of a Keras ``History`` (or of its ``.history`` dictionary)."""
+    return getattr(history, "history", history)
+
+
+def _check_columns(frame: object, fn: str, name: str, columns: Sequence[str]) -> None:
+    """Raise unless ``frame`` is a DataFrame with all of ``columns``."""
+    have = getattr(frame, "columns", None)
+    if have is None:
+        raise TypeError(f"{fn}: {name} must be a pandas DataFrame; got {type(frame).__name__}.")
+    missing = [c for c in columns if c not in have]
+    if missing:
+        raise ValueError(f"{fn}: {name} has no column(s) {missing}; it has {list(have)}.")
+
+
+def plot_learning_curves(
+    history: object, ylim: tuple[float, float] | None = (0, 3), title: str | None = None
+) -> plt.Figure:
+    """Plot every metric of a Keras ``History`` against the epoch, as the notes do.
+
+    Defined in chapter "A CNN classifier".
+
+    ``history`` is what ``fit`` returns (or its ``.history`` dictionary).
+    Epochs are numbered from 1 on the x axis.
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame(_logs(history))
+    if frame.empty:
+        raise ValueError("plot_learning_curves: the history holds no epochs; train first.")
+    frame.index = range(1, len(frame) + 1)
+    ax = frame.plot(figsize=(8, 5), marker="o", markersize=3)
+    ax.grid(True)
+    ax.set(xlabel="epoch", title=title or "")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    return ax.figure
+
+
+def compare_learning_curves(
+    histories: Mapping[str, object],
+    metric: str = "val_accuracy",
+    ylim: tuple[float, float] | None = None,
+) -> plt.Figure:
+    """Plot one metric of several runs, one line per run, to compare trainings.
+
+    Defined in chapter "A CNN classifier".
+    """
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for label, history in histories.items():
+        values = _logs(history).get(metric)
+        if values is None:
+            raise ValueError(f"compare_learning_curves: run {label!r} has no metric {metric!r}.")
+        ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=label)
+    ax.set(xlabel="epoch", ylabel=metric)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.grid(True)
+    ax.legend()
+    return fig
+
+
+def plot_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray) -> plt.Figure:
+    """Show the confusion matrix of the ten classes; rows (true classes) sum to 1.
+
+    Defined in chapter "A CNN classifier".
+
+    The counts come from ``metrics.confusion_matrix``, which also checks the labels.
+    """
+    matrix = metrics.confusion_matrix(y_true, y_pred, NUM_CLASSES).astype(float)
+    matrix = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    image = ax.imshow(matrix, cmap="Blues")
+    for i in range(NUM_CLASSES):
+        for j in range(NUM_CLASSES):
+            value = matrix[i, j]
+            if value:
+                colour = "white" if value > matrix.max() / 2 else "black"
+                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color=colour)
+    ax.set_xticks(range(NUM_CLASSES), CLASS_NAMES, rotation=45, ha="right")
+    ax.set_yticks(range(NUM_CLASSES), CLASS_NAMES)
+    ax.set(xlabel="predicted", ylabel="true")
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
+def show_misclassified(split: Split, y_pred: np.ndarray, n: int = 20) -> plt.Figure:
+    """Show the first ``n`` misclassified images, titled "true / predicted", ten per row.
+
+    Defined in chapter "A CNN classifier".
+
+    Raises
+    ------
+    ValueError
+        If ``y_pred`` is not one predicted class per image of ``split`` (e.g.
+        class probabilities), or nothing is misclassified.
+    """
+    fn = "show_misclassified"
+    split = _checks.check_split(split, fn, "split", class_labels=True)
+    n = _checks.check_int(n, fn, "n", low=1)
+    y_pred = np.asarray(y_pred)
+    if y_pred.ndim != 1:
+        raise ValueError(
+            f"{fn}: y_pred has shape {y_pred.shape}; expected one predicted class per image "
+            "(use argmax(axis=1))."
+        )
+    if len(y_pred) != len(split):
+        raise ValueError(
+            f"{fn}: y_pred has {len(y_pred)} predictions but split {split.name!r} has "
+            f"{len(split)} images; expected one predicted class per image."
+        )
+    wrong = np.flatnonzero(y_pred != split.y)[:n]
+    if len(wrong) == 0:
+        raise ValueError(f"{fn}: no misclassified images in split {split.name!r}.")
+    titles = [f"{CLASS_NAMES[split.y[i]]}\n/ {CLASS_NAMES[y_pred[i]]}" for i in wrong]
+    return show_images(split.x[wrong], titles=titles, ncols=10, size=1.3)
+
+
+def plot_mean_std(summary: object, x: str, group: str, ylabel: str | None = None) -> plt.Figure:
+    """Plot the column ``mean`` against ``x`` with +-``std`` bars, one line per ``group``.
+
+    Defined in chapter "Data augmentation".
+
+    ``summary`` is a pandas DataFrame with (at least) the columns ``x``,
+    ``group``, ``"mean"`` and ``"std"`` (``std`` may be NaN for a single run).
+    The x axis is logarithmic.
+    """
+    _check_columns(summary, "plot_mean_std", "summary", (x, group, "mean", "std"))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, rows in summary.groupby(group, sort=False):
+        rows = rows.sort_values(x)
+        ax.errorbar(
+            rows[x],
+            rows["mean"],
+            yerr=rows["std"].fillna(0),
+            marker="o",
+            capsize=4,
+            label=str(label),
+        )
+    ax.set_xscale("log")
+    ax.set(xlabel=x, ylabel=ylabel or "mean")
+    ax.grid(True, which="both", alpha=0.4)
+    ax.legend(title=group)
+    return fig
+
+
+def plot_train_val_gap(
+    histories: Mapping[str, object], ylim: tuple[float, float] | None = None
+) -> plt.Figure:
+    """Training (dashed) and validation (solid) accuracy of several runs, one colour per run.
+
+    Defined in chapter "Data augmentation".
+
+    The vertical distance between a run's two lines is its generalization gap.
+    """
+    fn = "plot_train_val_gap"
+    if not histories:
+        raise ValueError(f"{fn}: no runs given; pass {{name: history}} of at least one run.")
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for i, (label, history) in enumerate(histories.items()):
+        logs = _logs(history)
+        for key in ("accuracy", "val_accuracy"):
+            if key not in logs:
+                raise ValueError(
+                    f"{fn}: run {label!r} has no {key!r}; train it with validation data."
+                )
+        epochs = range(1, len(logs["accuracy"]) + 1)
+        colour = f"C{i}"
+        ax.plot(epochs, logs["accuracy"], "--", color=colour, label=f"{label}: training")
+        ax.plot(
+            epochs,
+            logs["val_accuracy"],
+            "-",
+            marker="o",
+            markersize=3,
+            color=colour,
+            label=f"{label}: validation",
+        )
+    ax.set(xlabel="epoch", ylabel="accuracy")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.grid(True)
+    ax.legend()
+    return fig
+
+
+def plot_tradeoffs(
+    results: object, y: str, xs: Sequence[str], title: str | None = None
+) -> plt.Figure:
+    """Plot one metric against several costs, one panel per cost, one labelled point per model.
+
+    Defined in chapter "Depthwise separable convolution".
+
+    ``results`` is a pandas ``DataFrame`` with one row per model (the index
+    names the points) and the columns ``y`` (e.g. ``"test accuracy"``) and
+    every name in ``xs`` (e.g. ``"parameters"``, ``"inference ms/image"``).
+    """
+    fn = "plot_tradeoffs"
+    _check_columns(results, fn, "results", (y, *xs))
+    if len(results) == 0:
+        raise ValueError(f"{fn}: results has no rows; expected one row per model.")
+    fig, axes = plt.subplots(1, len(xs), figsize=(4.2 * len(xs), 3.6), squeeze=False)
+    for ax, x in zip(axes[0], xs):
+        ax.scatter(results[x], results[y], s=40)
+        for label, row in results.iterrows():
+            ax.annotate(
+                str(label), (row[x], row[y]), textcoords="offset points", xytext=(5, 4), fontsize=9
+            )
+        ax.set(xlabel=x, ylabel=y)
+        ax.grid(True, alpha=0.4)
+        ax.margins(x=0.25, y=0.15)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_vs_labels(
+    summary: object, title: str | None = None, chance: float | None = None
+) -> plt.Figure:
+    """Plot mean test accuracy against the number of labels, one line per method, with ±1 std bars.
+
+    Defined in chapter "Transfer learning".
+
+    ``summary`` is the table ``transfer.summarize_runs`` returns: indexed by
+    the number of labels, columns ``(method, "mean")`` and ``(method, "std")``.
+    ``chance`` draws the accuracy of guessing as a dashed line.
+    """
+    fn = "plot_accuracy_vs_labels"
+    columns = getattr(summary, "columns", None)
+    if columns is None or getattr(columns, "nlevels", 1) != 2:
+        raise ValueError(
+            f"{fn}: expected the table of transfer.summarize_runs, with (method, statistic) "
+            f"columns; got a {type(summary).__name__} with columns "
+            f"{[] if columns is None else list(columns)}."
+        )
+    methods = list(dict.fromkeys(m for m, _ in columns))
+    if not methods or any((m, "mean") not in columns for m in methods):
+        raise ValueError(f"{fn}: every method needs a 'mean' column.")
+    labels = np.asarray(summary.index, dtype=float)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for method in methods:
+        mean = summary[(method, "mean")].to_numpy(dtype=float)
+        std = summary[(method, "std")].to_numpy(dtype=float) if (method, "std") in columns else None
+        std = None if std is None or np.isnan(std).all() else np.nan_to_num(std)
+        ax.errorbar(labels, mean, yerr=std, marker="o", capsize=4, label=method)
+    if chance is not None:
+        ax.axhline(chance, color="gray", linestyle="--", linewidth=1, label="chance")
+    if len(labels) > 1:
+        ax.set_xscale("log")
+    ax.set_xticks(labels, [f"{n:g}" for n in labels])
+    ax.minorticks_off()
+    ax.set(xlabel="labelled target examples", ylabel="test accuracy", title=title or "")
+    ax.grid(True, alpha=0.4)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_search_progress(progress: Mapping[str, object]) -> plt.Figure:
+    """Best validation accuracy found so far, against trials and against wall time.
+
+    Defined in chapter "Architecture search with Keras Tuner".
+
+    ``progress`` maps a tuner's name to its ``tuning.best_so_far`` frame.
+    """
+    fn = "plot_search_progress"
+    if not progress:
+        raise ValueError(
+            f"{fn}: progress must map at least one tuner's name to its best_so_far frame."
+        )
+    for name, frame in progress.items():
+        _check_columns(frame, fn, f"progress[{name!r}]", ("trial", "seconds", "best_val_accuracy"))
+    fig, (by_trial, by_time) = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for name, frame in progress.items():
+        by_trial.step(
+            frame["trial"], frame["best_val_accuracy"], where="post", marker="o", label=name
+        )
+        by_time.step(
+            frame["seconds"] / 60, frame["best_val_accuracy"], where="post", marker="o", label=name
+        )
+    by_trial.set(xlabel="trials", ylabel="best validation accuracy so far")
+    by_time.set(xlabel="wall time of the trials (minutes)")
+    by_trial.legend()
+    for ax in (by_trial, by_time):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_pareto(frame: object, front: object, budget: int | None = None) -> plt.Figure:
+    """Validation accuracy against parameters for every trial, with the Pareto front.
+
+    Defined in chapter "Architecture search with Keras Tuner".
+
+    ``frame`` holds the trials (columns ``params``, ``val_accuracy`` and
+    optionally ``tuner``); ``front`` its ``tuning.pareto_front``; ``budget`` draws
+    a vertical line at the parameter budget.
+    """
+    fn = "plot_pareto"
+    _check_columns(frame, fn, "frame", ("params", "val_accuracy"))
+    _check_columns(front, fn, "front", ("params", "val_accuracy"))
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    groups = frame.groupby("tuner") if "tuner" in frame.columns else [("trials", frame)]
+    for name, group in groups:
+        ax.scatter(group["params"], group["val_accuracy"], label=name, alpha=0.7)
+    ax.step(
+        front["params"], front["val_accuracy"], where="post", color="black", label="Pareto front"
+    )
+    if budget is not None:
+        ax.axvline(budget, color="grey", linestyle="--", label=f"budget ({budget:,})")
+    ax.set(xscale="log", xlabel="parameters", ylabel="validation accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
