@@ -23,6 +23,7 @@ __all__ = [
     "check_real",
     "check_choice",
     "check_seed",
+    "check_classes",
     "check_split",
     "refuse_test",
     "rng",
@@ -139,6 +140,22 @@ def check_seed(seed: object, fn: str) -> int | None:
         high=2**32 - 1,
         hint=" Pass None for a run that is not reproducible.",
     )
+
+
+def check_classes(
+    classes: Sequence[int], fn: str, num_classes: int | None = None
+) -> tuple[int, ...]:
+    """Return ``classes`` as distinct class indices (at least two, below ``num_classes``)."""
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence):
+        raise TypeError(f"{fn}: classes must be a sequence of class indices; got {classes!r}.")
+    classes = tuple(check_int(c, fn, "every class", low=0) for c in classes)
+    if len(classes) < 2:
+        raise ValueError(f"{fn}: classes must hold at least 2 classes; got {classes}.")
+    if len(set(classes)) != len(classes):
+        raise ValueError(f"{fn}: classes must be distinct; got {classes}.")
+    if num_classes is not None and max(classes) >= num_classes:
+        raise ValueError(f"{fn}: classes must be in 0..{num_classes - 1}; got {classes}.")
+    return classes
 
 
 def rng(seed: int | None) -> np.random.Generator:

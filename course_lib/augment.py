@@ -10,13 +10,14 @@ runs in two places:
 * in a ``tf.data`` pipeline (``training_dataset(..., augmentation=...)``),
   applied to each batch by ``Dataset.map`` before the model sees it.
 
-Images are channels-last, ``(N, H, W, C)`` or a single ``(H, W, C)``.
+The layers take batches of channels-last images, ``(N, H, W, C)``; a single
+image goes in as ``image[None]``. Seeds follow the course's convention: an
+integer repeats the random draws, None (the default) does not.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 import statistics
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from course_lib import _checks
 from course_lib.data import Split
 
 __all__ = [
@@ -36,27 +38,24 @@ __all__ = [
 ]
 
 
+def _check_batch(shape: tuple, fn: str) -> None:
+    """Raise unless ``shape`` is that of a batch of images (N, H, W, C)."""
+    if len(shape) == 4:
+        return
+    hint = ""
+    if len(shape) == 3:
+        hint = (
+            " A batch of grayscale images needs its channel axis (x[..., None]);"
+            " a single image needs a batch axis (x[None])."
+        )
+    raise ValueError(
+        f"{fn}: images must be a batch (N, H, W, C), channels last; got shape {tuple(shape)}.{hint}"
+    )
+
+
 # --------------------------------------------------------------------------
 # Random erasing
 # --------------------------------------------------------------------------
-
-
-def _check_range(fn: str, label: str, pair: object, low: float, high: float | None, example: str) -> tuple[float, float]:
-    """Check that ``pair`` is (a, b) with low < a <= b (<= high); return it as floats."""
-    upper = "" if high is None else f" and at most {high}"
-    valid = (
-        isinstance(pair, (tuple, list))
-        and len(pair) == 2
-        and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in pair)
-    )
-    if valid:
-        a, b = float(pair[0]), float(pair[1])
-        valid = low < a <= b and (high is None or b <= high)
-    if not valid:
-        raise ValueError(
-            f"{fn}: {label} must be a pair (min, max) with {low} < min <= max{upper}, e.g. {example}; got {pair!r}."
-        )
-    return a, b
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
@@ -66,53 +65,46 @@ class RandomErasing(keras.layers.Layer):
     Defined in chapter "Data augmentation".
 
     For each image, with probability ``rate``: draw a target area (a fraction
-    of the image drawn uniformly from ``scale``) and an aspect ratio
-    height/width (log-uniformly from ``ratio``); if the rectangle fits, place
-    it uniformly at random and overwrite its pixels with ``value``. Up to 10
-    draws are tried per image, as in the paper's rejection loop; an image none
-    of them fits is left unchanged.
+    of the image drawn uniformly from ``scale``, 2% to 33%) and an aspect
+    ratio height/width (log-uniformly from ``ratio``, 0.3 to 3.3), the
+    paper's values; if the rectangle fits, place it uniformly at random and
+    overwrite its pixels with ``value``. Up to 10 draws are tried per image,
+    as in the paper's rejection loop; an image none of them fits is left
+    unchanged.
 
     Like Keras' random layers, it transforms when called with
     ``training=True`` (the default when called on its own, and what ``fit``
     passes) and is the identity with ``training=False`` (``evaluate``,
     ``predict``). The output has the input's shape and dtype. Its random
-    numbers come from ``keras.random`` with a ``SeedGenerator``, so the same
-    ``seed`` gives the same erasures, and it runs inside a model and inside
-    ``tf.data.Dataset.map``.
+    numbers come from ``keras.random`` with a ``SeedGenerator``, so it runs
+    inside a model and inside ``tf.data.Dataset.map``.
 
     Parameters
     ----------
     rate : float, default 0.5
         Probability that an image is erased, in [0, 1].
-    scale : (float, float), default (0.02, 0.33)
-        Range of the erased area as a fraction of the image, within (0, 1].
-    ratio : (float, float), default (0.3, 3.3)
-        Range of the rectangle's aspect ratio (height / width), positive.
     value : float or "random", default 0.0
         Fill value of the rectangle, or ``"random"`` for noise drawn uniformly
         between the image's own minimum and maximum (the paper's choice). For
         standardized images, the background value (``x.min()``) blanks the
         region out.
-    seed : int, optional
-        Seed of the layer's random numbers.
+    seed : int or None, default None
+        An integer makes a new layer repeat its erasures (each call draws new
+        ones); None is not reproducible.
 
     Raises
     ------
-    ValueError
-        If ``rate``, ``scale``, ``ratio``, ``value`` or ``seed`` is out of range
-        (at construction), or the input is not (H, W, C) or (N, H, W, C).
+    TypeError, ValueError
+        If ``rate``, ``value`` or ``seed`` is of the wrong type or out of
+        range (at construction), or the input is not a batch (N, H, W, C).
     """
 
+    scale = (0.02, 0.33)
+    ratio = (0.3, 3.3)
     max_attempts = 10
 
     def __init__(
-        self,
-        rate: float = 0.5,
-        scale: tuple[float, float] = (0.02, 0.33),
-        ratio: tuple[float, float] = (0.3, 3.3),
-        value: float | str = 0.0,
-        seed: int | None = None,
-        **kwargs,
+        self, rate: float = 0.5, value: float | str = 0.0, seed: int | None = None, **kwargs
     ) -> None:
         super().__init__(**kwargs)
         # Keras casts floating inputs to the layer's compute dtype (float32)
@@ -121,35 +113,21 @@ class RandomErasing(keras.layers.Layer):
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
         fn = "RandomErasing"
-        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate <= 1:
-            raise ValueError(f"{fn}: rate must be a probability in [0, 1] (the share of images erased); got {rate!r}.")
-        self.rate = float(rate)
-        self.scale = _check_range(fn, "scale", scale, 0, 1, "(0.02, 0.33) for 2% to 33% of the image")
-        self.ratio = _check_range(fn, "ratio", ratio, 0, None, "(0.3, 3.3) for height/width ratios")
+        hint = " It is the probability that an image is erased."
+        self.rate = _checks.check_real(rate, fn, "rate", low=0, high=1, hint=hint)
         if isinstance(value, str):
-            if value != "random":
-                raise ValueError(f"{fn}: value must be a number or 'random'; got {value!r}.")
-        elif isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-            raise ValueError(f"{fn}: value must be a finite number or 'random'; got {value!r}.")
+            self.value = _checks.check_choice(value, fn, "value", ("random",))
         else:
-            value = float(value)
-        self.value = value
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-            raise ValueError(f"{fn}: seed must be a non-negative integer or None; got {seed!r}.")
-        self.seed = None if seed is None else int(seed)
+            hint = " Or pass 'random' for noise."
+            self.value = _checks.check_real(value, fn, "value", hint=hint)
+        self.seed = _checks.check_seed(seed, fn)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def call(self, inputs, training: bool = True):
+        x = ops.convert_to_tensor(inputs)
+        _check_batch(x.shape, "RandomErasing")
         if not training:
             return inputs
-        x = ops.convert_to_tensor(inputs)
-        if len(x.shape) not in (3, 4):
-            raise ValueError(
-                f"RandomErasing: expected images (H, W, C) or a batch (N, H, W, C), channels last; got shape {tuple(x.shape)}."
-            )
-        single = len(x.shape) == 3
-        if single:
-            x = ops.expand_dims(x, 0)
         shape = ops.shape(x)
         batch, height, width = shape[0], shape[1], shape[2]
         h_img = ops.cast(height, "float32")
@@ -158,18 +136,20 @@ class RandomErasing(keras.layers.Layer):
         seed = self.seed_generator
 
         # Candidate rectangles: area and aspect ratio, `attempts` per image.
-        area = h_img * w_img * keras.random.uniform((batch, attempts), self.scale[0], self.scale[1], seed=seed)
-        log_ratio = keras.random.uniform(
-            (batch, attempts), math.log(self.ratio[0]), math.log(self.ratio[1]), seed=seed
-        )
+        fraction = keras.random.uniform((batch, attempts), *self.scale, seed=seed)
+        area = h_img * w_img * fraction
+        log_range = (math.log(self.ratio[0]), math.log(self.ratio[1]))
+        log_ratio = keras.random.uniform((batch, attempts), *log_range, seed=seed)
         h = ops.round(ops.sqrt(area * ops.exp(log_ratio)))
         w = ops.round(ops.sqrt(area / ops.exp(log_ratio)))
         fits = (h >= 1) & (w >= 1) & (h < h_img) & (w < w_img)
         # The first candidate that fits (index `attempts` if none does).
-        first = ops.argmin(ops.where(fits, ops.arange(attempts, dtype="int32")[None, :], attempts), axis=1)
+        index = ops.arange(attempts, dtype="int32")[None, :]
+        first = ops.argmin(ops.where(fits, index, attempts), axis=1)
         h = ops.take_along_axis(h, first[:, None], axis=1)[:, 0]
         w = ops.take_along_axis(w, first[:, None], axis=1)[:, 0]
-        erase = (keras.random.uniform((batch,), seed=seed) < self.rate) & ops.any(fits, axis=1)
+        chosen = keras.random.uniform((batch,), seed=seed) < self.rate
+        erase = chosen & ops.any(fits, axis=1)
 
         # Top-left corner, uniform over the positions where the rectangle fits.
         top = ops.floor(keras.random.uniform((batch,), seed=seed) * (h_img - h + 1))
@@ -194,15 +174,15 @@ class RandomErasing(keras.layers.Layer):
             fill = ops.cast(fill, x.dtype)
         else:
             fill = ops.cast(self.value, x.dtype)
-        out = ops.where(mask, fill, x)
-        return out[0] if single else out
+        return ops.where(mask, fill, x)
 
     def compute_output_shape(self, input_shape):
+        _check_batch(input_shape, "RandomErasing")  # as a model is built
         return input_shape
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update(rate=self.rate, scale=self.scale, ratio=self.ratio, value=self.value, seed=self.seed)
+        config.update(rate=self.rate, value=self.value, seed=self.seed)
         return config
 
 
@@ -210,20 +190,19 @@ class RandomErasing(keras.layers.Layer):
 # Pipelines of Keras preprocessing layers
 # --------------------------------------------------------------------------
 
+_FLIPS = ("horizontal", "vertical", "horizontal_and_vertical", None)
+_OFF = " 0 leaves the transformation out."
+
 
 def pipeline(
     flip: str | None = "horizontal",
     translation: float = 0.1,
     rotation: float = 0.03,
     zoom: float = 0.1,
-    contrast: float = 0.0,
-    erasing: float = 0.0,
     *,
     fill_value: float = 0.0,
     interpolation: str = "bilinear",
-    value_range: tuple[float, float] | None = None,
     seed: int | None = None,
-    name: str = "augmentation",
 ) -> keras.Sequential:
     """Build an augmentation pipeline from Keras preprocessing layers.
 
@@ -231,118 +210,107 @@ def pipeline(
 
     The layers, in order (each left out when its argument is 0 or None):
     ``RandomFlip(flip)``, ``RandomTranslation(translation, translation)``,
-    ``RandomRotation(rotation)``, ``RandomZoom(zoom)``,
-    ``RandomContrast(contrast)`` and ``RandomErasing(rate=erasing)``.
-    Geometric layers fill the pixels they uncover with ``fill_value``
-    (``fill_mode="constant"``): pass the background value of your images.
+    ``RandomRotation(rotation)`` and ``RandomZoom(zoom)``. They fill the
+    pixels they uncover with ``fill_value`` (``fill_mode="constant"``):
+    pass the background value of your images.
 
     Parameters
     ----------
     flip : {"horizontal", "vertical", "horizontal_and_vertical"} or None
         Mirror the image with probability 1/2.
     translation : float
-        Largest shift, as a fraction of height and of width.
+        Largest shift, as a fraction of height and of width, in [0, 1].
     rotation : float
-        Largest rotation, as a fraction of a full turn (Keras' convention:
-        0.03 is about 11 degrees).
+        Largest rotation, as a fraction of a full turn, in [0, 0.5]
+        (Keras' convention: 0.03 is about 11 degrees).
     zoom : float
-        Largest zoom in or out, as a fraction of the size.
-    contrast : float
-        Contrast factor drawn from [1 - contrast, 1 + contrast]; needs
-        ``value_range``, because Keras clips the result to it.
-    erasing : float
-        ``rate`` of a ``RandomErasing`` layer filling with ``fill_value``.
+        Largest zoom in or out, as a fraction of the size, in [0, 1].
     fill_value : float
-        Value of uncovered and erased pixels.
+        Value of the uncovered pixels.
     interpolation : {"bilinear", "nearest"}
         How shifted, rotated and zoomed images are resampled: "bilinear"
         (Keras' default) slightly blurs them, "nearest" keeps them sharp.
-    value_range : (float, float), optional
-        Smallest and largest pixel value of the images (for ``contrast``).
-    seed : int, optional
-        Layer ``i`` gets ``seed + i``, so the pipeline repeats exactly.
-    name : str
-        Name of the returned ``Sequential``.
+    seed : int or None
+        Layer ``i`` gets ``seed + i``, so the pipeline repeats exactly;
+        None is not reproducible.
 
     Returns
     -------
     keras.Sequential
-        Call it on a batch (``training=True`` by default when called alone),
-        use it in ``Dataset.map``, or put it first in a model.
+        Named "augmentation". Call it on a batch (N, H, W, C)
+        (``training=True`` by default when called alone), use it in
+        ``Dataset.map``, or put it first in a model.
 
     Raises
     ------
-    ValueError
-        On a negative or out-of-range strength, an unknown ``flip`` mode, or
-        ``contrast`` without ``value_range``.
+    TypeError, ValueError
+        On an argument of the wrong type or out of range, or when every
+        transformation is switched off. The pipeline raises ``ValueError``
+        when called on anything but a batch (N, H, W, C).
     """
     fn = "pipeline"
-    flips = ("horizontal", "vertical", "horizontal_and_vertical")
-    if flip is not None and flip not in flips:
-        raise ValueError(f"{fn}: flip must be one of {flips} or None; got {flip!r}.")
-    strengths = {"translation": translation, "rotation": rotation, "zoom": zoom, "contrast": contrast, "erasing": erasing}
-    for label, value in strengths.items():
-        top = 1.0 if label != "rotation" else 0.5
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= top:
-            raise ValueError(f"{fn}: {label} must be a number in [0, {top:g}] (0 leaves it out); got {value!r}.")
-    if interpolation not in ("bilinear", "nearest"):
-        raise ValueError(f"{fn}: interpolation must be 'bilinear' or 'nearest'; got {interpolation!r}.")
-    if contrast and value_range is None:
-        raise ValueError(
-            f"{fn}: contrast needs value_range=(min, max) of the images, because Keras' RandomContrast "
-            "clips its output to that range (default (0, 255)); for standardized images pass "
-            "(float(x.min()), float(x.max()))."
-        )
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-        raise ValueError(f"{fn}: seed must be a non-negative integer or None; got {seed!r}.")
+    _checks.check_choice(flip, fn, "flip", _FLIPS)
+    translation = _checks.check_real(translation, fn, "translation", low=0, high=1, hint=_OFF)
+    rotation = _checks.check_real(rotation, fn, "rotation", low=0, high=0.5, hint=_OFF)
+    zoom = _checks.check_real(zoom, fn, "zoom", low=0, high=1, hint=_OFF)
+    fill_value = _checks.check_real(fill_value, fn, "fill_value")
+    _checks.check_choice(interpolation, fn, "interpolation", ("bilinear", "nearest"))
+    seed = _checks.check_seed(seed, fn)
 
-    def next_seed() -> int | None:
-        return None if seed is None else int(seed) + len(steps)
-
-    fill = dict(fill_mode="constant", fill_value=float(fill_value), interpolation=interpolation)
     steps: list[keras.layers.Layer] = []
+
+    def add(layer: type, *args, name: str, **options) -> None:
+        layer_seed = None if seed is None else seed + len(steps)
+        steps.append(layer(*args, seed=layer_seed, name=name, **options))
+
+    fill = dict(fill_mode="constant", fill_value=fill_value, interpolation=interpolation)
     if flip:
-        steps.append(layers.RandomFlip(flip, seed=next_seed(), name="flip"))
+        add(layers.RandomFlip, flip, name="flip")
     if translation:
-        steps.append(layers.RandomTranslation(translation, translation, seed=next_seed(), name="translation", **fill))
+        add(layers.RandomTranslation, translation, translation, name="translation", **fill)
     if rotation:
-        steps.append(layers.RandomRotation(rotation, seed=next_seed(), name="rotation", **fill))
+        add(layers.RandomRotation, rotation, name="rotation", **fill)
     if zoom:
-        steps.append(layers.RandomZoom(zoom, seed=next_seed(), name="zoom", **fill))
-    if contrast:
-        low, high = value_range
-        steps.append(layers.RandomContrast(contrast, value_range=(float(low), float(high)), seed=next_seed(), name="contrast"))
-    if erasing:
-        steps.append(RandomErasing(rate=erasing, value=float(fill_value), seed=next_seed(), name="erasing"))
+        add(layers.RandomZoom, zoom, name="zoom", **fill)
     if not steps:
-        raise ValueError(f"{fn}: every transformation is switched off; the pipeline would do nothing.")
-    return keras.Sequential(steps, name=name)
+        raise ValueError(
+            f"{fn}: at least one of flip, translation, rotation and zoom must be on; "
+            "got flip=None and 0 for the others."
+        )
+    augmentation = keras.Sequential(steps, name="augmentation")
+    # A batch only: Keras' layers would take (N, 28, 28) as one image of 28 channels.
+    augmentation.input_spec = keras.InputSpec(ndim=4)
+    return augmentation
 
 
-def with_augmentation(model: keras.Model, augmentation: keras.layers.Layer, name: str | None = None) -> keras.Sequential:
+def with_augmentation(model: keras.Model, augmentation: keras.layers.Layer) -> keras.Sequential:
     """Return a new model: ``augmentation`` first, then ``model``'s layers.
 
     Defined in chapter "Data augmentation".
 
     The augmentation is active in ``fit`` only; ``evaluate`` and ``predict``
-    see the original images. The new model shares the layers (and weights)
-    of ``model`` and is returned uncompiled.
+    see the original images. The new model, named after ``model`` with
+    ``_augmented``, shares the layers (and weights) of ``model`` and is
+    returned uncompiled.
 
     Raises
     ------
     TypeError
         If ``augmentation`` is not a Keras layer or ``model`` not a Keras model.
     """
+    fn = "with_augmentation"
     if not isinstance(model, keras.Model):
-        raise TypeError(f"with_augmentation: model must be a Keras model; got {type(model).__name__}.")
+        kind = type(model).__name__
+        raise TypeError(f"{fn}: model must be a Keras model; got {kind}.")
     if not isinstance(augmentation, keras.layers.Layer):
+        kind = type(augmentation).__name__
         raise TypeError(
-            f"with_augmentation: augmentation must be a Keras layer such as augment.pipeline(); got {type(augmentation).__name__}."
+            f"{fn}: augmentation must be a Keras layer such as augment.pipeline(); got {kind}."
         )
     body = list(model.layers) if isinstance(model, keras.Sequential) else [model]
     return keras.Sequential(
         [keras.Input(shape=model.input_shape[1:]), augmentation, *body],
-        name=name or f"{model.name}_augmented",
+        name=f"{model.name}_augmented",
     )
 
 
@@ -357,13 +325,12 @@ def training_dataset(
     *,
     augmentation: Callable | None = None,
     preprocess: Callable | None = None,
-    shuffle: bool = True,
     seed: int | None = None,
     cache: bool = False,
     parallel: bool = False,
     prefetch: bool = False,
 ):
-    """A ``tf.data.Dataset`` of ``(images, labels)`` batches for ``model.fit``.
+    """A shuffled ``tf.data.Dataset`` of ``(images, labels)`` batches for ``fit``.
 
     Defined in chapter "Data augmentation".
 
@@ -380,16 +347,15 @@ def training_dataset(
     Parameters
     ----------
     split : Split
-        Images (N, H, W, C) and labels.
+        Images (N, H, W, C) and labels; not the test set.
     batch_size : int, default 64
     augmentation : callable, optional
         A layer or function mapping a batch of images to a batch of images.
     preprocess : callable, optional
         A deterministic function of one image (e.g. scaling to float).
-    shuffle : bool, default True
-        Reshuffle every epoch, over the whole split.
-    seed : int, optional
-        Seed of the shuffle order.
+    seed : int or None
+        Seed of the shuffle order, reshuffled every epoch over the whole
+        split; None is not reproducible.
     cache : bool
         ``Dataset.cache()`` after ``preprocess``.
     parallel : bool
@@ -401,21 +367,20 @@ def training_dataset(
     Raises
     ------
     TypeError, ValueError
-        If ``split`` is not a Split of channels-last images or ``batch_size`` < 1.
+        If ``split`` is not a Split of channels-last images or comes from the
+        test set, or another argument is of the wrong type or out of range.
     """
     import tensorflow as tf
 
     fn = "training_dataset"
-    if not isinstance(split, Split):
-        raise TypeError(f"{fn}: split must be a course_lib.data.Split; got {type(split).__name__}.")
-    if split.x.ndim != 4:
-        hint = " Add the channel axis: data.standardize() returns (N, 28, 28, 1)." if split.x.ndim == 3 else ""
-        raise ValueError(f"{fn}: expected images (N, H, W, C), channels last; {split.name!r} has shape {split.x.shape}.{hint}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"{fn}: batch_size must be a positive integer; got {batch_size!r}.")
+    _checks.check_split(split, fn, "split", image_shape=(None, None, None))
+    _checks.refuse_test(split, fn, "split", use="train")
+    batch_size = _checks.check_int(batch_size, fn, "batch_size", low=1)
     for label, f in (("augmentation", augmentation), ("preprocess", preprocess)):
         if f is not None and not callable(f):
-            raise TypeError(f"{fn}: {label} must be callable (a layer or a function); got {type(f).__name__}.")
+            kind = type(f).__name__
+            raise TypeError(f"{fn}: {label} must be a layer or a function; got {kind}.")
+    seed = _checks.check_seed(seed, fn)
     calls = tf.data.AUTOTUNE if parallel else None
 
     dataset = tf.data.Dataset.from_tensor_slices((split.x, split.y))
@@ -423,24 +388,26 @@ def training_dataset(
         dataset = dataset.map(lambda x, y: (preprocess(x), y), num_parallel_calls=calls)
     if cache:
         dataset = dataset.cache()
-    if shuffle:
-        dataset = dataset.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(int(batch_size))
+    dataset = dataset.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
     if augmentation is not None:
-        dataset = dataset.map(lambda x, y: (augmentation(x, training=True), y), num_parallel_calls=calls)
+        dataset = dataset.map(
+            lambda x, y: (augmentation(x, training=True), y), num_parallel_calls=calls
+        )
     if prefetch:
         dataset = dataset.prefetch(tf.data.AUTOTUNE)
     return dataset
 
 
-def images_per_second(dataset, repeats: int = 3, warmup: bool = True) -> float:
+def images_per_second(dataset, repeats: int = 3) -> float:
     """Median images per second of full passes over a dataset of ``(images, labels)`` batches.
 
     Defined in chapter "Data augmentation".
 
     Each pass iterates the whole dataset and touches every batch, as
     ``model.fit`` would, but trains nothing: it measures how fast the input
-    pipeline alone can deliver images.
+    pipeline alone can deliver images. One untimed pass comes first (tracing,
+    filling a cache).
 
     Parameters
     ----------
@@ -448,11 +415,13 @@ def images_per_second(dataset, repeats: int = 3, warmup: bool = True) -> float:
         Finite, yielding ``(images, labels)`` batches.
     repeats : int, default 3
         Timed passes; the median is returned.
-    warmup : bool, default True
-        Make one untimed pass first (tracing, filling a cache).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``repeats`` is not an integer >= 1, or the dataset yields no images.
     """
-    if isinstance(repeats, bool) or not isinstance(repeats, numbers.Integral) or repeats < 1:
-        raise ValueError(f"images_per_second: repeats must be a positive integer; got {repeats!r}.")
+    repeats = _checks.check_int(repeats, "images_per_second", "repeats", low=1)
 
     def one_pass() -> int:
         count = 0
@@ -460,14 +429,11 @@ def images_per_second(dataset, repeats: int = 3, warmup: bool = True) -> float:
             count += int(np.shape(images)[0])
         return count
 
-    if warmup:
-        one_pass()
+    if one_pass() == 0:
+        raise ValueError("images_per_second: dataset must yield images; got none.")
     rates = []
     for _ in range(repeats):
         start = time.perf_counter()
         count = one_pass()
-        seconds = time.perf_counter() - start
-        if count == 0:
-            raise ValueError("images_per_second: the dataset yielded no images.")
-        rates.append(count / seconds)
+        rates.append(count / (time.perf_counter() - start))
     return float(statistics.median(rates))

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from course_lib import _checks
+
 __all__ = [
     "output_size",
     "same_padding",
@@ -72,17 +74,15 @@ def output_size(n: int, k: int, stride: int = 1, padding: Padding = "valid") -> 
     >>> output_size(5, 3), output_size(5, 3, padding="same"), output_size(5, 3, 2, 1)
     (3, 5, 3)
     """
-    _check_positive_int(n, "output_size", "n")
-    _check_positive_int(k, "output_size", "k")
-    _check_positive_int(stride, "output_size", "stride")
-    _check_padding(padding, "output_size")
+    n, k, stride = _check_sizes("output_size", n=n, k=k, stride=stride)
+    padding = _check_padding(padding, "output_size")
     if padding == "same":
         return math.ceil(n / stride)
     p = 0 if padding == "valid" else padding
     if n + 2 * p < k:
         raise ValueError(
-            f"output_size: window k={k} is larger than the padded input "
-            f"n + 2p = {n + 2 * p}; expected k <= n + 2p"
+            f"output_size: k must be at most the padded input n + 2p = {n + 2 * p} "
+            f"(the window must fit); got k={k}."
         )
     return (n + 2 * p - k) // stride + 1
 
@@ -98,6 +98,7 @@ def same_padding(n: int, k: int, stride: int = 1) -> tuple[int, int]:
     >>> same_padding(5, 3), same_padding(4, 2), same_padding(6, 3, stride=2)
     ((1, 1), (0, 1), (0, 1))
     """
+    n, k, stride = _check_sizes("same_padding", n=n, k=k, stride=stride)
     n_out = math.ceil(n / stride)
     total = max((n_out - 1) * stride + k - n, 0)
     before = total // 2
@@ -135,14 +136,20 @@ def conv2d(
 
     Returns
     -------
-    ``(H_out, W_out)`` or ``(H_out, W_out, C_out)``, with the dtype of
-    ``np.result_type(x, kernel)`` (integer inputs give integer outputs).
+    ``(H_out, W_out)`` or ``(H_out, W_out, C_out)``. Integer and bool
+    inputs are summed in ``int64``, so the result is exact (``uint8``
+    pixels do not overflow); float inputs keep their common float type.
+
+    >>> conv2d(np.full((3, 3), 200, np.uint8), np.ones((3, 3), np.uint8))
+    array([[1800]])
     """
     x, kernel = np.asarray(x), np.asarray(kernel)
     _check_conv_args(x, kernel, stride, padding)
     if x.ndim == 2:  # one channel in and out: reuse the general case
         return conv2d(x[:, :, None], kernel[:, :, None, None], stride, padding)[:, :, 0]
 
+    dtype = _sum_dtype(x, kernel)  # int64 for ints and bools: no overflow
+    x, kernel = x.astype(dtype), kernel.astype(dtype)
     kh, kw, _, c_out = kernel.shape
     top, bottom = _pad_amounts(x.shape[0], kh, stride, padding)
     left, right = _pad_amounts(x.shape[1], kw, stride, padding)
@@ -151,7 +158,7 @@ def conv2d(
 
     h_out = output_size(x.shape[0], kh, stride)  # "valid" on the padded image
     w_out = output_size(x.shape[1], kw, stride)
-    out = np.zeros((h_out, w_out, c_out), dtype=np.result_type(x, kernel))
+    out = np.zeros((h_out, w_out, c_out), dtype=dtype)
     for i in range(h_out):
         for j in range(w_out):
             window = x[i * stride : i * stride + kh, j * stride : j * stride + kw]
@@ -213,12 +220,13 @@ def depthwise_conv2d(
     -------
     ``(H_out, W_out, C_in * depth_multiplier)``. Output channel
     ``c * depth_multiplier + m`` is input channel ``c`` filtered by kernel
-    ``depthwise_kernel[:, :, c, m]``, the order Keras uses.
+    ``depthwise_kernel[:, :, c, m]``, the order Keras uses. The dtype is
+    that of :func:`conv2d`.
     """
     x, depthwise_kernel = np.asarray(x), np.asarray(depthwise_kernel)
     _check_depthwise_args(x, depthwise_kernel, stride, padding, "depthwise_conv2d")
     _, _, c_in, multiplier = depthwise_kernel.shape
-    # one 2-D convolution per (input channel, kernel) pair: a single channel in, a single channel out
+    # one 2-D convolution per (input channel, kernel) pair: one channel in, one out
     maps = [
         conv2d(x[:, :, c], depthwise_kernel[:, :, c, m], stride, padding)
         for c in range(c_in)
@@ -255,7 +263,9 @@ def separable_conv2d(
     -------
     ``(H_out, W_out, C_out)``.
     """
-    x, depthwise_kernel, pointwise_kernel = np.asarray(x), np.asarray(depthwise_kernel), np.asarray(pointwise_kernel)
+    x = np.asarray(x)
+    depthwise_kernel = np.asarray(depthwise_kernel)
+    pointwise_kernel = np.asarray(pointwise_kernel)
     _check_depthwise_args(x, depthwise_kernel, stride, padding, "separable_conv2d")
     _check_pointwise_kernel(depthwise_kernel, pointwise_kernel)
     filtered = depthwise_conv2d(x, depthwise_kernel, stride, padding)  # spatial filtering only
@@ -324,12 +334,15 @@ def pool2d(
 # ---------------------------------------------------------------------------
 
 
-def _area(window: int | tuple[int, int]) -> int:
+def _area(window: object, fn: str, name: str = "window") -> int:
     """Number of cells of a square (int side) or (height, width) window."""
-    if isinstance(window, (int, np.integer)):
-        return int(window) ** 2
-    height, width = window
-    return height * width
+    if isinstance(window, (tuple, list)) and len(window) == 2:
+        height = _checks.check_int(window[0], fn, f"{name} height", low=1)
+        width = _checks.check_int(window[1], fn, f"{name} width", low=1)
+        return height * width
+    hint = " Pass the side of a square window or (height, width)."
+    side = _checks.check_int(window, fn, name, low=1, hint=hint)
+    return side**2
 
 
 def dense_params(n_in: int, n_out: int, bias: bool = False) -> int:
@@ -340,6 +353,8 @@ def dense_params(n_in: int, n_out: int, bias: bool = False) -> int:
     >>> dense_params(1000 * 1000, 10**6)  # a megapixel image into 10^6 neurons
     1000000000000
     """
+    n_in, n_out = _check_sizes("dense_params", n_in=n_in, n_out=n_out)
+    _check_bias(bias, "dense_params")
     return n_in * n_out + (n_out if bias else 0)
 
 
@@ -353,7 +368,9 @@ def local_params(n_out: int, window: int | tuple[int, int], bias: bool = False) 
     >>> local_params(10**6, 10)  # 10^6 neurons, each with its own 10x10 weights
     100000000
     """
-    return n_out * _area(window) + (n_out if bias else 0)
+    (n_out,) = _check_sizes("local_params", n_out=n_out)
+    _check_bias(bias, "local_params")
+    return n_out * _area(window, "local_params") + (n_out if bias else 0)
 
 
 def shared_params(window: int | tuple[int, int], bias: bool = False) -> int:
@@ -364,7 +381,8 @@ def shared_params(window: int | tuple[int, int], bias: bool = False) -> int:
     >>> shared_params(10)  # independent of the image size!
     100
     """
-    return _area(window) + (1 if bias else 0)
+    _check_bias(bias, "shared_params")
+    return _area(window, "shared_params") + (1 if bias else 0)
 
 
 def conv2d_params(kh: int, kw: int, c_in: int, c_out: int, bias: bool = True) -> int:
@@ -377,6 +395,9 @@ def conv2d_params(kh: int, kw: int, c_in: int, c_out: int, bias: bool = True) ->
     >>> conv2d_params(3, 3, 1, 32), conv2d_params(3, 3, 32, 64)
     (320, 18496)
     """
+    fn = "conv2d_params"
+    kh, kw, c_in, c_out = _check_sizes(fn, kh=kh, kw=kw, c_in=c_in, c_out=c_out)
+    _check_bias(bias, fn)
     return (kh * kw * c_in + (1 if bias else 0)) * c_out
 
 
@@ -395,11 +416,18 @@ def separable_conv2d_params(
     >>> separable_conv2d_params(3, 3, 32, 32)
     1344
     """
+    fn = "separable_conv2d_params"
+    kh, kw, c_in, c_out, depth_multiplier = _check_sizes(
+        fn, kh=kh, kw=kw, c_in=c_in, c_out=c_out, depth_multiplier=depth_multiplier
+    )
+    _check_bias(bias, fn)
     inner = c_in * depth_multiplier
     return kh * kw * inner + inner * c_out + (c_out if bias else 0)
 
 
-def depthwise_conv2d_params(kh: int, kw: int, c_in: int, depth_multiplier: int = 1, bias: bool = True) -> int:
+def depthwise_conv2d_params(
+    kh: int, kw: int, c_in: int, depth_multiplier: int = 1, bias: bool = True
+) -> int:
     """Trainable parameters of a Keras ``DepthwiseConv2D((kh, kw))`` layer.
 
     Defined in chapter "Depthwise separable convolution".
@@ -410,6 +438,11 @@ def depthwise_conv2d_params(kh: int, kw: int, c_in: int, depth_multiplier: int =
     >>> depthwise_conv2d_params(3, 3, 32)
     320
     """
+    fn = "depthwise_conv2d_params"
+    kh, kw, c_in, depth_multiplier = _check_sizes(
+        fn, kh=kh, kw=kw, c_in=c_in, depth_multiplier=depth_multiplier
+    )
+    _check_bias(bias, fn)
     outputs = c_in * depth_multiplier
     return kh * kw * outputs + (outputs if bias else 0)
 
@@ -425,6 +458,9 @@ def conv2d_macs(h_out: int, w_out: int, kh: int, kw: int, c_in: int, c_out: int)
     >>> conv2d_macs(26, 26, 3, 3, 1, 32)
     194688
     """
+    h_out, w_out, kh, kw, c_in, c_out = _check_sizes(
+        "conv2d_macs", h_out=h_out, w_out=w_out, kh=kh, kw=kw, c_in=c_in, c_out=c_out
+    )
     return h_out * w_out * c_out * (kh * kw * c_in)
 
 
@@ -441,6 +477,10 @@ def depthwise_conv2d_macs(
     >>> depthwise_conv2d_macs(28, 28, 3, 3, 32)
     225792
     """
+    h_out, w_out, kh, kw, c_in, depth_multiplier = _check_sizes(
+        "depthwise_conv2d_macs", h_out=h_out, w_out=w_out, kh=kh, kw=kw, c_in=c_in,
+        depth_multiplier=depth_multiplier,
+    )
     return h_out * w_out * c_in * depth_multiplier * kh * kw
 
 
@@ -457,6 +497,10 @@ def separable_conv2d_macs(
     >>> separable_conv2d_macs(28, 28, 3, 3, 32, 32)
     1028608
     """
+    h_out, w_out, kh, kw, c_in, c_out, depth_multiplier = _check_sizes(
+        "separable_conv2d_macs", h_out=h_out, w_out=w_out, kh=kh, kw=kw, c_in=c_in,
+        c_out=c_out, depth_multiplier=depth_multiplier,
+    )
     depthwise = depthwise_conv2d_macs(h_out, w_out, kh, kw, c_in, depth_multiplier)
     pointwise = h_out * w_out * c_out * c_in * depth_multiplier
     return depthwise + pointwise
@@ -475,11 +519,8 @@ def separable_cost_ratio(k: int | tuple[int, int], c_out: int) -> float:
     >>> separable_cost_ratio(3, 32)  # 1/32 + 1/9
     0.1423611111111111
     """
-    _check_positive_int(c_out, "separable_cost_ratio", "c_out")
-    area = _area(k)
-    if area < 1:
-        raise ValueError(f"separable_cost_ratio: the kernel must have at least one cell; got k={k!r}")
-    return 1 / c_out + 1 / area
+    (c_out,) = _check_sizes("separable_cost_ratio", c_out=c_out)
+    return 1 / c_out + 1 / _area(k, "separable_cost_ratio", "k")
 
 
 def receptive_field(layers: Sequence[tuple[int, int]]) -> list[int]:
@@ -499,10 +540,11 @@ def receptive_field(layers: Sequence[tuple[int, int]]) -> list[int]:
     >>> receptive_field([(3, 1), (2, 2), (3, 1)])  # conv, 2x2 pool, conv
     [3, 4, 8]
     """
+    fn = "receptive_field"
     r, jump, sizes = 1, 1, []
     for index, (k, s) in enumerate(layers):
-        _check_positive_int(k, "receptive_field", f"kernel size of layer {index}")
-        _check_positive_int(s, "receptive_field", f"stride of layer {index}")
+        k = _checks.check_int(k, fn, f"kernel size of layer {index}", low=1)
+        s = _checks.check_int(s, fn, f"stride of layer {index}", low=1)
         r = r + (k - 1) * jump
         jump = jump * s
         sizes.append(r)
@@ -544,9 +586,12 @@ def translate(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
     """
     images = np.asarray(images)
     if images.ndim not in (2, 3, 4):
-        raise ValueError(f"translate: expected (H, W), (N, H, W) or (N, H, W, C) images; got shape {images.shape}.")
-    if not (_is_int(dy) and _is_int(dx)):
-        raise ValueError(f"translate: dy and dx must be integers; got {dy!r} and {dx!r}.")
+        raise ValueError(
+            "translate: images must have shape (H, W), (N, H, W) or (N, H, W, C); "
+            f"got shape {images.shape}."
+        )
+    dy = _checks.check_int(dy, "translate", "dy")
+    dx = _checks.check_int(dx, "translate", "dx")
     rows, cols = (0, 1) if images.ndim == 2 else (1, 2)
     h, w = images.shape[rows], images.shape[cols]
     out = np.zeros_like(images)
@@ -565,24 +610,34 @@ def translate(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+def _check_sizes(fn: str, **sizes: object) -> list[int]:
+    """Check that every size (pixels, channels, kernels) is an integer >= 1; return them."""
+    return [_checks.check_int(value, fn, name, low=1) for name, value in sizes.items()]
 
 
-def _check_positive_int(value: object, fn: str, name: str) -> None:
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{fn}: {name} must be an int >= 1; got {value!r}")
+def _check_bias(bias: object, fn: str) -> None:
+    _checks.check_choice(bias, fn, "bias", (True, False))
 
 
-def _check_padding(padding: object, fn: str, allow_int: bool = True) -> None:
-    expected = "'valid', 'same' or an int >= 0" if allow_int else "'valid' or 'same'"
-    if isinstance(padding, str):
-        if padding not in ("valid", "same"):
-            raise ValueError(f"{fn}: unknown padding {padding!r}; expected {expected}")
-    elif not allow_int or not _is_int(padding):
-        raise ValueError(f"{fn}: padding must be {expected}; got {padding!r}")
-    elif padding < 0:
-        raise ValueError(f"{fn}: padding must be a non-negative int; got {padding}")
+def _check_padding(padding: object, fn: str, allow_int: bool = True) -> Padding:
+    """Return ``padding`` if it is "valid", "same" or (when allowed) an int >= 0."""
+    if isinstance(padding, str) or not allow_int:
+        return _checks.check_choice(padding, fn, "padding", ("valid", "same"))
+    hint = " It may also be 'valid' or 'same'."
+    return _checks.check_int(padding, fn, "padding", low=0, hint=hint)
+
+
+def _sum_dtype(x: np.ndarray, kernel: np.ndarray) -> np.dtype:
+    """The dtype sums of products are computed in: int64 for bool and integer inputs."""
+    dtype = np.result_type(x, kernel)
+    if dtype.kind in "biu":  # int64 (float64 for uint64, which int64 cannot hold)
+        return np.result_type(dtype, np.int64)
+    return dtype
+
+
+def _check_not_empty(array: np.ndarray, fn: str, name: str) -> None:
+    if array.size == 0:
+        raise ValueError(f"{fn}: {name} must not have an empty axis; got shape {array.shape}.")
 
 
 def _check_window_fits(
@@ -591,73 +646,74 @@ def _check_window_fits(
     """Raise if a (kh, kw) window is larger than the (padded) (H, W) input."""
     if window[0] > hw[0] or window[1] > hw[1]:
         raise ValueError(
-            f"{fn}: {what} {tuple(window)} is larger than the padded input "
-            f"{tuple(hw)} with padding={padding!r}; expected at most {tuple(hw)}"
+            f"{fn}: {what} must fit in the padded input {tuple(hw)} (padding={padding!r}); "
+            f"got {what} {tuple(window)}."
         )
 
 
-def _check_conv_args(
-    x: np.ndarray, kernel: np.ndarray, stride: object, padding: object
-) -> None:
+def _check_conv_args(x: np.ndarray, kernel: np.ndarray, stride: object, padding: object) -> None:
+    fn = "conv2d"
     if x.ndim not in (2, 3):
         raise ValueError(
-            "conv2d: x must have 2 dims (H, W) or 3 dims (H, W, C_in); "
-            f"got shape {x.shape}"
+            f"{fn}: x must have 2 dims (H, W) or 3 dims (H, W, C_in); got shape {x.shape}."
         )
     if x.ndim == 2 and kernel.ndim != 2:
         raise ValueError(
-            f"conv2d: for a 2-D x of shape {x.shape}, kernel must have 2 dims "
-            f"(kh, kw); got shape {kernel.shape}"
+            f"{fn}: kernel must have 2 dims (kh, kw) for a 2-D x of shape {x.shape}; "
+            f"got shape {kernel.shape}."
         )
     if x.ndim == 3 and kernel.ndim != 4:
         raise ValueError(
-            f"conv2d: for a 3-D x of shape {x.shape}, kernel must have 4 dims "
-            f"(kh, kw, C_in, C_out); got shape {kernel.shape}"
+            f"{fn}: kernel must have 4 dims (kh, kw, C_in, C_out) for a 3-D x of shape {x.shape}; "
+            f"got shape {kernel.shape}."
         )
     if x.ndim == 3 and kernel.shape[2] != x.shape[2]:
         raise ValueError(
-            f"conv2d: channel mismatch: x has C_in={x.shape[2]} channels "
-            f"(shape {x.shape}) but kernel expects C_in={kernel.shape[2]} "
-            f"(shape {kernel.shape})"
+            f"{fn}: kernel must have C_in={x.shape[2]} (the channels of x, shape {x.shape}) "
+            f"in its axis 2; got C_in={kernel.shape[2]} (shape {kernel.shape})."
         )
-    _check_positive_int(stride, "conv2d", "stride")
-    _check_padding(padding, "conv2d")
+    _check_not_empty(x, fn, "x")
+    _check_not_empty(kernel, fn, "kernel")
+    _checks.check_int(stride, fn, "stride", low=1)
+    _check_padding(padding, fn)
 
 
 def _check_pool_args(
     x: np.ndarray, size: object, stride: object, mode: object, padding: object
 ) -> None:
+    fn = "pool2d"
     if x.ndim not in (2, 3):
         raise ValueError(
-            "pool2d: x must have 2 dims (H, W) or 3 dims (H, W, C); "
-            f"got shape {x.shape}"
+            f"{fn}: x must have 2 dims (H, W) or 3 dims (H, W, C); got shape {x.shape}."
         )
-    _check_positive_int(size, "pool2d", "size")
-    _check_positive_int(stride, "pool2d", "stride")
-    if mode not in ("max", "avg"):
-        raise ValueError(f"pool2d: unknown mode {mode!r}; expected 'max' or 'avg'")
-    _check_padding(padding, "pool2d", allow_int=False)
+    _check_not_empty(x, fn, "x")
+    _checks.check_int(size, fn, "size", low=1)
+    _checks.check_int(stride, fn, "stride", low=1)
+    _checks.check_choice(mode, fn, "mode", ("max", "avg"))
+    _check_padding(padding, fn, allow_int=False)
     if padding == "valid":
-        _check_window_fits(x.shape[:2], (size, size), padding, "pool2d", "window")
+        _check_window_fits(x.shape[:2], (size, size), padding, fn, "window")
 
 
-def _check_depthwise_args(x: np.ndarray, kernel: np.ndarray, stride: object, padding: object, fn: str) -> None:
+def _check_depthwise_args(
+    x: np.ndarray, kernel: np.ndarray, stride: object, padding: object, fn: str
+) -> None:
     if x.ndim != 3:
-        raise ValueError(f"{fn}: x must have 3 dims (H, W, C_in); got shape {x.shape}")
+        raise ValueError(f"{fn}: x must have 3 dims (H, W, C_in); got shape {x.shape}.")
     if kernel.ndim != 4:
         raise ValueError(
             f"{fn}: depthwise_kernel must have 4 dims (kh, kw, C_in, depth_multiplier), "
-            f"the layout of Keras' DepthwiseConv2D; got shape {kernel.shape}"
+            f"the layout of Keras' DepthwiseConv2D; got shape {kernel.shape}."
         )
     if kernel.shape[2] != x.shape[2]:
         raise ValueError(
-            f"{fn}: channel mismatch: x has C_in={x.shape[2]} channels (shape {x.shape}) "
-            f"but depthwise_kernel has C_in={kernel.shape[2]} (shape {kernel.shape}); "
-            "expected (kh, kw, C_in, depth_multiplier)"
+            f"{fn}: depthwise_kernel must have C_in={x.shape[2]} (the channels of x, "
+            f"shape {x.shape}) in its axis 2, (kh, kw, C_in, depth_multiplier); "
+            f"got C_in={kernel.shape[2]} (shape {kernel.shape})."
         )
-    if min(kernel.shape) < 1:
-        raise ValueError(f"{fn}: depthwise_kernel has an empty axis: shape {kernel.shape}")
-    _check_positive_int(stride, fn, "stride")
+    _check_not_empty(x, fn, "x")
+    _check_not_empty(kernel, fn, "depthwise_kernel")
+    _checks.check_int(stride, fn, "stride", low=1)
     _check_padding(padding, fn)
     kh, kw = kernel.shape[:2]
     padded = [n + sum(_pad_amounts(n, k, stride, padding)) for n, k in zip(x.shape[:2], (kh, kw))]
@@ -671,8 +727,9 @@ def _check_pointwise_kernel(depthwise_kernel: np.ndarray, pointwise_kernel: np.n
         raise ValueError(
             f"{fn}: pointwise_kernel must have shape (1, 1, C_in * depth_multiplier, C_out) = "
             f"(1, 1, {inner}, C_out) for a depthwise_kernel of shape {depthwise_kernel.shape}; "
-            f"got shape {pointwise_kernel.shape}"
+            f"got shape {pointwise_kernel.shape}."
         )
+    _check_not_empty(pointwise_kernel, fn, "pointwise_kernel")
 
 
 def _add_bias(out: np.ndarray, bias: np.ndarray | None, fn: str, expected: str) -> np.ndarray:
@@ -680,5 +737,8 @@ def _add_bias(out: np.ndarray, bias: np.ndarray | None, fn: str, expected: str) 
         return out
     bias = np.asarray(bias)
     if bias.shape != (out.shape[-1],):
-        raise ValueError(f"{fn}: bias must have shape ({expected},) = ({out.shape[-1]},); got shape {bias.shape}")
+        raise ValueError(
+            f"{fn}: bias must have shape ({expected},) = ({out.shape[-1]},); "
+            f"got shape {bias.shape}."
+        )
     return out + bias

@@ -13,13 +13,24 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 
+from course_lib import _checks
+
+__all__ = ["ENV_VAR", "DEFAULT_PROFILE", "Profile", "PROFILES", "profile"]
+
 ENV_VAR = "COURSE_PROFILE"
 DEFAULT_PROFILE = "full"
+# Images in the training split (after the validation split) and in the test split.
+_MAX_SIZE = {"train_size": 55_000, "test_size": 10_000}
 
 
 @dataclass(frozen=True)
 class Profile:
     """Sizes and budgets of one run profile.
+
+    Defined in chapter "Setup and data".
+
+    Every count is an integer >= 1 (checked when the profile is made; a
+    ``TypeError`` or ``ValueError`` names the field otherwise).
 
     Attributes
     ----------
@@ -107,9 +118,41 @@ class Profile:
     tuning_round_epochs: int
     tuning_retrain_epochs: int
 
+    def __post_init__(self) -> None:
+        fn = "Profile"
+        if not isinstance(self.name, str):
+            kind = type(self.name).__name__
+            raise TypeError(f"{fn}: name must be a string; got {self.name!r} ({kind}).")
+        if not self.name.strip():
+            raise ValueError(f"{fn}: name must not be empty; got {self.name!r}.")
+        for field in fields(self)[1:]:  # every field after the name, by its annotation
+            value = getattr(self, field.name)
+            if field.type == "int":
+                _checks.check_int(value, fn, field.name, low=1, high=_MAX_SIZE.get(field.name))
+            elif field.type == "tuple[int, ...]":
+                for index, count in enumerate(_check_tuple(value, fn, field.name)):
+                    _checks.check_int(count, fn, f"{field.name}[{index}]", low=1)
+            elif field.type == "tuple[tuple[int, int], ...]":
+                for index, run in enumerate(_check_tuple(value, fn, field.name)):
+                    size, epochs = _check_tuple(run, fn, f"{field.name}[{index}]", length=2)
+                    _checks.check_int(size, fn, f"{field.name}[{index}] training images", low=1)
+                    _checks.check_int(epochs, fn, f"{field.name}[{index}] epochs", low=1)
+            else:  # a new kind of field needs its check here
+                raise NotImplementedError(f"{fn}: no check for {field.name}: {field.type}")
+
     def as_dict(self) -> dict[str, object]:
         """Return the profile's fields as a plain dictionary."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _check_tuple(value: object, fn: str, name: str, length: int | None = None) -> tuple:
+    """Return ``value`` if it is a non-empty tuple (of ``length`` items, when given)."""
+    what = "a non-empty tuple" if length is None else f"a tuple of {length} items"
+    if not isinstance(value, tuple):
+        raise TypeError(f"{fn}: {name} must be {what}; got {value!r} ({type(value).__name__}).")
+    if not value or (length is not None and len(value) != length):
+        raise ValueError(f"{fn}: {name} must be {what}; got {value!r}.")
+    return value
 
 
 PROFILES: dict[str, Profile] = {
@@ -175,26 +218,41 @@ PROFILES: dict[str, Profile] = {
 def profile(name: str | None = None) -> Profile:
     """Return the run profile named ``name``, or the one ``COURSE_PROFILE`` selects.
 
+    Defined in chapter "Setup and data".
+
     Parameters
     ----------
     name : str, optional
-        ``"full"`` or ``"fast"``. When omitted, the environment variable
-        ``COURSE_PROFILE`` decides, and ``"full"`` when it is unset or empty.
+        ``"full"`` or ``"fast"`` (case and surrounding spaces ignored). When
+        omitted, the environment variable ``COURSE_PROFILE`` decides, and
+        ``"full"`` when it is unset or empty.
 
     Raises
     ------
+    TypeError
+        If ``name`` is neither a string nor None.
     ValueError
-        If the name is not one of the known profiles.
+        If the name (or the environment variable) is not a known profile.
+
+    Examples
+    --------
+    >>> profile("fast").epochs
+    1
     """
-    source = "argument"
+    valid = tuple(PROFILES)
+    label = "name"
     if name is None:
         name = os.environ.get(ENV_VAR, "").strip() or DEFAULT_PROFILE
-        source = f"environment variable {ENV_VAR}"
+        label = f"the environment variable {ENV_VAR}"
+    elif not isinstance(name, str):
+        raise TypeError(
+            f"profile: name must be one of {valid}, or None to let {ENV_VAR} decide; "
+            f"got {name!r} ({type(name).__name__})."
+        )
     key = name.strip().lower()
     if key not in PROFILES:
-        valid = ", ".join(repr(k) for k in PROFILES)
         raise ValueError(
-            f"Unknown run profile {name!r} (from the {source}). "
-            f"Valid profiles are {valid}; for example: {ENV_VAR}=fast."
+            f"profile: {label} must be one of {valid}; got {name!r}. "
+            f"For example: {ENV_VAR}=fast for the quick run the tests use."
         )
     return PROFILES[key]

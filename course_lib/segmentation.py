@@ -205,7 +205,8 @@ def fcn(num_classes: int = NUM_SEG_CLASSES, filters: tuple[int, ...] = (32, 64))
     Raises
     ------
     TypeError
-        If ``num_classes`` or an entry of ``filters`` is not an integer.
+        If ``num_classes`` or an entry of ``filters`` is not an integer, or
+        ``filters`` is not a tuple.
     ValueError
         If ``filters`` is empty or holds a non-positive number, or ``num_classes < 2``.
     """
@@ -216,11 +217,11 @@ def fcn(num_classes: int = NUM_SEG_CLASSES, filters: tuple[int, ...] = (32, 64))
 
     fn = "fcn"
     num_classes = _checks.check_int(num_classes, fn, "num_classes", low=2)
-    if not isinstance(filters, Sequence) or len(filters) == 0:
-        raise ValueError(
-            f"{fn}: filters must be a non-empty tuple of positive integers, one per encoder "
-            f"block; got {filters!r}."
-        )
+    what = "a non-empty tuple of positive integers, one per encoder block"
+    if not isinstance(filters, Sequence):
+        raise TypeError(f"{fn}: filters must be {what}; got {filters!r}.")
+    if len(filters) == 0:
+        raise ValueError(f"{fn}: filters must be {what}; got {filters!r}.")
     filters = tuple(_checks.check_int(f, fn, f"filters[{i}]", low=1) for i, f in enumerate(filters))
 
     def conv(width: int, name: str) -> layers.Conv2D:

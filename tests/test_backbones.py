@@ -1,4 +1,4 @@
-"""The chapter's classifier as backbone and head, new heads, freezing and fine-tuning, applications."""
+"""The chapter's classifier as backbone and head; new heads, freezing, fine-tuning; applications."""
 
 import keras
 import numpy as np
@@ -28,7 +28,9 @@ def test_backbone_classifier_is_the_notes_network_with_a_new_head():
     assert model.count_params() == backbones.BACKBONE_SPEC.replace(num_classes=4).count_params()
     head = [layer.__class__.__name__ for layer in model.layers[2:]]
     assert head == ["Dropout", "Dense"]
-    with pytest.raises(ValueError, match="backbone_classifier: num_classes must be an integer >= 2"):
+    with pytest.raises(
+        ValueError, match="backbone_classifier: num_classes must be an integer >= 2"
+    ):
         backbones.backbone_classifier(1)
     with pytest.raises(TypeError, match="num_classes must be an integer"):
         backbones.backbone_classifier(4.0)
@@ -79,7 +81,10 @@ def test_with_new_head_copies_and_calls_the_backbone_in_inference_mode():
 
 def test_with_new_head_seeds_the_head():
     backbone = backbones.backbone_of(backbones.backbone_classifier(3, seed=0))
-    head = lambda seed: backbones.with_new_head(backbone, 2, seed=seed).get_layer("head").get_weights()[0]  # noqa: E731
+
+    def head(seed):
+        return backbones.with_new_head(backbone, 2, seed=seed).get_layer("head").get_weights()[0]
+
     np.testing.assert_array_equal(head(1), head(1))
     assert not np.array_equal(head(1), head(2))
 
@@ -131,7 +136,9 @@ def test_freeze_and_unfreeze_top():
         np.asarray(bn(z, training=True)), np.asarray(bn(z, training=False)), rtol=1e-5, atol=1e-5
     )
     assert backbones.unfreeze_top(inner, 0) == []
-    with pytest.raises(ValueError, match=r"n_blocks must be an integer in \[0, 4\]; got 5. The backbone has 4"):
+    with pytest.raises(
+        ValueError, match=r"n_blocks must be an integer in \[0, 4\]; got 5. The backbone has 4"
+    ):
         backbones.unfreeze_top(inner, 5)
     with pytest.raises(TypeError, match="n_blocks must be an integer"):
         backbones.unfreeze_top(inner, 1.0)
@@ -142,7 +149,9 @@ def test_unfreeze_top_refuses_a_whole_model():
     # layer used to make all 7 BatchNormalization layers inside it trainable.
     model = backbones.with_new_head(backbones.backbone_of(backbones.backbone_classifier(3)), 2)
     inner = backbones.freeze(backbones.backbone_of(model))
-    with pytest.raises(ValueError, match=r"contains the model 'backbone'.*pass backbone_of\(model\)"):
+    with pytest.raises(
+        ValueError, match=r"contains the model 'backbone'.*pass backbone_of\(model\)"
+    ):
         backbones.unfreeze_top(model, 1)
     assert len(bn_layers(inner)) == 7
     assert not any(layer.trainable for layer in bn_layers(inner))
@@ -155,7 +164,9 @@ def test_unfreeze_top_refuses_a_whole_model():
 
 
 def test_applications_backbone_adapts_small_grayscale_images():
-    model = backbones.applications_backbone("MobileNetV2", input_shape=(28, 28, 1), size=32, weights=None)
+    model = backbones.applications_backbone(
+        "MobileNetV2", input_shape=(28, 28, 1), size=32, weights=None
+    )
     assert model.output_shape == (None, 1280)
     names = [layer.name for layer in model.layers]
     assert "resize" in names and "gray_to_rgb" in names
@@ -171,7 +182,11 @@ def test_applications_backbone_adapts_small_grayscale_images():
     "kwargs, error, match",
     [
         ({"name": "AlexNet"}, ValueError, "name must be one of .*got 'AlexNet'"),
-        ({"input_shape": (28, 28, 2)}, ValueError, r"input_shape must be \(height, width, 1 or 3 channels\)"),
+        (
+            {"input_shape": (28, 28, 2)},
+            ValueError,
+            r"input_shape must be \(height, width, 1 or 3 channels\)",
+        ),
         ({"size": 16}, ValueError, "size must be an integer >= 32"),
         ({"size": 96.0}, TypeError, "size must be an integer"),
         ({"weights": "cifar"}, ValueError, r"weights must be one of \(None, 'imagenet'\)"),
@@ -186,7 +201,10 @@ def test_imagenet_weights_unavailable_gives_a_clear_error(monkeypatch, tmp_path)
     from keras.src.utils import file_utils
 
     def offline(fname=None, origin=None, **kwargs):
-        raise Exception(f"URL fetch failure on {origin}: None -- [Errno -3] Temporary failure in name resolution")
+        raise Exception(
+            f"URL fetch failure on {origin}: None -- "
+            "[Errno -3] Temporary failure in name resolution"
+        )
 
     monkeypatch.setattr(file_utils, "get_file", offline)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))

@@ -401,3 +401,65 @@ def test_class_subset_relabels_and_checks_classes():
         data.class_subset(split, [0.5, 2])
     with pytest.raises(ValueError, match="at least 2 classes"):
         data.class_subset(split, [1])
+
+
+# -- class subsets, per-class samples, repeats, digits ---------------------------
+
+
+def labelled_split(n: int = 60, classes: int = 10, seed: int = 0, name: str = "train") -> Split:
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % classes
+    x = rng.normal(size=(n, 28, 28, 1)).astype("float32") + y[:, None, None, None].astype("float32")
+    return Split(x, y, name)
+
+
+def test_class_subset_relabels_in_the_order_given():
+    sub = data.class_subset(labelled_split(30), (6, 0), name="pair")
+    assert len(sub) == 6 and sub.name == "pair"
+    assert sorted(set(sub.y.tolist())) == [0, 1]
+    # label 0 is the old class 6: its images carry the offset 6
+    np.testing.assert_allclose(sub.x[sub.y == 0].mean(), 6, atol=0.5)
+    np.testing.assert_allclose(sub.x[sub.y == 1].mean(), 0, atol=0.5)
+
+
+@pytest.mark.parametrize(
+    "classes, error, match",
+    [
+        ((1, 1), ValueError, "distinct"),
+        ((1, 12), ValueError, r"no image of class \[12\]"),
+        ("ab", TypeError, "class indices"),
+    ],
+)
+def test_class_subset_rejects_bad_classes(classes, error, match):
+    with pytest.raises(error, match=match):
+        data.class_subset(labelled_split(30), classes)
+
+
+def test_sample_per_class_is_shuffled_and_depends_on_the_seed():
+    split = labelled_split(100, classes=4)
+    a = data.sample_per_class(split, 10, seed=3)
+    c = data.sample_per_class(split, 10, seed=4)
+    assert not np.array_equal(a.x, c.x)
+    assert not np.all(np.diff(a.y) >= 0), "examples should be shuffled, not sorted by class"
+    assert np.bincount(data.sample_per_class(split, 12, seed=0).y).tolist() == [3, 3, 3, 3]
+    with pytest.raises(ValueError, match="class 0 of 'train' has 5 images, 6 were asked for"):
+        data.sample_per_class(labelled_split(20, classes=4), 24)
+
+
+def test_repeat_to_fills_an_epoch_with_shuffled_copies():
+    split = labelled_split(10)
+    big = data.repeat_to(split, 25, seed=0)
+    assert len(big) == 30
+    assert np.bincount(big.y).tolist() == [3] * 10
+    assert not np.array_equal(big.y[:10], big.y[10:20]), "each copy in its own order"
+    assert data.repeat_to(split, 5) is split
+
+
+def test_load_digits_splits_look_like_fashion_mnist():
+    digits = data.load_digits_splits()
+    assert [len(s) for s in digits] == [900, 100, 797]
+    assert digits.train.x.shape[1:] == (28, 28, 1) and digits.train.x.dtype == np.float32
+    assert abs(float(digits.train.x.mean())) < 1e-3 and abs(float(digits.train.x.std()) - 1) < 1e-3
+    assert set(digits.test.y.tolist()) == set(range(10))
+    with pytest.raises(ValueError, match=r"test_size must be an integer in \[100, 1497\]"):
+        data.load_digits_splits(test_size=10)

@@ -1,10 +1,11 @@
-"""Tests of the run profiles and of seeding."""
+"""Tests of course_lib.profiles: the run profiles and their checks."""
 
-import numpy as np
+import dataclasses
+
 import pytest
 
 import course_lib
-from course_lib import PROFILES, profile, seed_everything
+from course_lib import PROFILES, Profile, profile
 
 
 def test_default_is_full(monkeypatch):
@@ -18,21 +19,47 @@ def test_environment_selects(monkeypatch, value):
     assert profile().name == "fast"
 
 
+def test_empty_environment_variable_means_full(monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "  ")
+    assert profile().name == "full"
+
+
 def test_argument_wins_over_environment(monkeypatch):
     monkeypatch.setenv("COURSE_PROFILE", "fast")
     assert profile("full").name == "full"
+    assert profile(" Fast ") is PROFILES["fast"]
 
 
-def test_unknown_profile_lists_valid_ones(monkeypatch):
+def test_unknown_profile_in_environment_names_the_variable_and_valid_ones(monkeypatch):
     monkeypatch.setenv("COURSE_PROFILE", "quick")
-    with pytest.raises(ValueError, match="Unknown run profile 'quick'.*'full', 'fast'"):
+    message = (
+        r"profile: the environment variable COURSE_PROFILE must be one of \('full', 'fast'\); "
+        r"got 'quick'\. For example: COURSE_PROFILE=fast"
+    )
+    with pytest.raises(ValueError, match=message):
         profile()
+
+
+def test_unknown_profile_argument_lists_valid_ones():
+    with pytest.raises(
+        ValueError, match=r"profile: name must be one of \('full', 'fast'\); got 'quick'"
+    ):
+        profile("quick")
+
+
+@pytest.mark.parametrize("bad", [3, 1.0, True, ["fast"]])
+def test_profile_name_of_the_wrong_type_is_a_type_error_naming_the_valid_ones(bad):
+    with pytest.raises(
+        TypeError, match=r"profile: name must be one of \('full', 'fast'\), or None"
+    ):
+        profile(bad)
 
 
 def test_fast_is_smaller_than_full():
     fast, full = PROFILES["fast"], PROFILES["full"]
-    for field in ("train_size", "test_size", "epochs", "num_seeds", "max_trials", "compare_train_size", "compare_epochs", "segmentation_size", "segmentation_epochs", "timing_repeats", "transfer_seeds", "pretrain_size", "pretrain_epochs", "transfer_epochs", "transfer_short_epochs", "tuning_train_size", "tuning_epochs", "tuning_finalists", "tuning_round_epochs", "tuning_retrain_epochs"):
-        assert getattr(fast, field) <= getattr(full, field), field
+    for field in dataclasses.fields(Profile):
+        if field.type == "int" and field.name != "batch_size":
+            assert getattr(fast, field.name) <= getattr(full, field.name), field.name
     assert full.train_size <= 55_000 and full.test_size <= 10_000
     assert max(fast.small_train_sizes) <= max(full.small_train_sizes)
     assert sum(n * e for n, e in fast.augment_runs) <= sum(n * e for n, e in full.augment_runs)
@@ -41,35 +68,98 @@ def test_fast_is_smaller_than_full():
 
 
 def test_profiles_are_frozen():
-    with pytest.raises(AttributeError):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         PROFILES["full"].epochs = 1  # type: ignore[misc]
     assert PROFILES["fast"].as_dict()["name"] == "fast"
+
+
+def test_a_valid_change_makes_a_new_profile():
+    quick = dataclasses.replace(
+        PROFILES["fast"], name="quick", epochs=2, small_train_sizes=(100, 200)
+    )
+    assert quick.epochs == 2 and quick.small_train_sizes == (100, 200)
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "match"),
+    [
+        ({"epochs": 0}, ValueError, r"Profile: epochs must be an integer >= 1; got 0"),
+        ({"batch_size": -64}, ValueError, r"Profile: batch_size must be an integer >= 1; got -64"),
+        (
+            {"num_seeds": 1.5},
+            TypeError,
+            r"Profile: num_seeds must be an integer >= 1; got 1.5 \(float\)",
+        ),
+        ({"max_trials": True}, TypeError, r"Profile: max_trials must be an integer >= 1; got True"),
+        (
+            {"train_size": 60_000},
+            ValueError,
+            r"Profile: train_size must be an integer in \[1, 55000\]",
+        ),
+        (
+            {"test_size": 20_000},
+            ValueError,
+            r"Profile: test_size must be an integer in \[1, 10000\]",
+        ),
+        (
+            {"tuning_retrain_epochs": None},
+            TypeError,
+            r"Profile: tuning_retrain_epochs must be an integer",
+        ),
+        (
+            {"small_train_sizes": ()},
+            ValueError,
+            r"Profile: small_train_sizes must be a non-empty tuple",
+        ),
+        (
+            {"small_train_sizes": [500]},
+            TypeError,
+            r"small_train_sizes must be a non-empty tuple; got \[500\] \(list\)",
+        ),
+        (
+            {"small_train_sizes": (500, 0)},
+            ValueError,
+            r"Profile: small_train_sizes\[1\] must be an integer >= 1",
+        ),
+        (
+            {"transfer_label_counts": ("20",)},
+            TypeError,
+            r"transfer_label_counts\[0\] must be an integer",
+        ),
+        (
+            {"augment_runs": ((500, 2), (100,))},
+            ValueError,
+            r"augment_runs\[1\] must be a tuple of 2 items",
+        ),
+        (
+            {"augment_runs": ((500, 0),)},
+            ValueError,
+            r"augment_runs\[0\] epochs must be an integer >= 1",
+        ),
+        (
+            {"augment_runs": ((-5, 2),)},
+            ValueError,
+            r"augment_runs\[0\] training images must be an integer >= 1",
+        ),
+        ({"name": ""}, ValueError, r"Profile: name must not be empty"),
+        ({"name": None}, TypeError, r"Profile: name must be a string; got None"),
+    ],
+)
+def test_every_field_is_checked(changes, error, match):
+    with pytest.raises(error, match=match):
+        dataclasses.replace(PROFILES["fast"], **changes)
 
 
 def test_importing_course_lib_does_not_import_tensorflow():
     import subprocess
     import sys
 
-    code = "import sys, course_lib, course_lib.data, course_lib.ops; print('tensorflow' in sys.modules)"
+    code = (
+        "import sys, course_lib, course_lib.data, course_lib.ops; "
+        "print('tensorflow' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
-
-
-def test_seed_everything_repeats_numpy_and_keras():
-    import keras
-
-    seed_everything(7)
-    first = (np.random.rand(3), np.asarray(keras.random.uniform((3,))))
-    seed_everything(7)
-    second = (np.random.rand(3), np.asarray(keras.random.uniform((3,))))
-    np.testing.assert_array_equal(first[0], second[0])
-    np.testing.assert_array_equal(first[1], second[1])
-
-
-@pytest.mark.parametrize("bad", [-1, 1.5, "3", True])
-def test_seed_everything_rejects_bad_seeds(bad):
-    with pytest.raises(ValueError, match="non-negative integer"):
-        seed_everything(bad)
 
 
 def test_version():

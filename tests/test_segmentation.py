@@ -215,7 +215,8 @@ def test_fcn_is_compiled_as_a_classifier(model):
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({"filters": ()}, ValueError, "non-empty tuple of positive integers"),
+        ({"filters": ()}, ValueError, "filters must be a non-empty tuple of positive integers"),
+        ({"filters": 32}, TypeError, "filters must be a non-empty tuple"),
         ({"filters": (16, 0)}, ValueError, r"filters\[1\] must be an integer >= 1; got 0"),
         ({"filters": (16.0,)}, TypeError, r"filters\[0\] must be an integer"),
         ({"num_classes": 1}, ValueError, "num_classes must be an integer >= 2"),

@@ -17,7 +17,9 @@ def toy_split(n: int = 60, classes: int = 10, seed: int = 0, name: str = "train"
 
 def toy_splits() -> Splits:
     return Splits(
-        toy_split(100, seed=0, name="train"), toy_split(40, seed=1, name="valid"), toy_split(40, seed=2, name="test")
+        toy_split(100, seed=0, name="train"),
+        toy_split(40, seed=1, name="valid"),
+        toy_split(40, seed=2, name="test"),
     )
 
 
@@ -34,7 +36,9 @@ def test_split_task_cuts_source_and_target():
     assert len(task.source.train) + len(task.target.train) == 100
     assert task.target.valid.name == "target valid"
     assert task.target.test.name == "target test"
-    assert [s.role for s in task.source] == [s.role for s in task.target] == ["train", "valid", "test"]
+    assert (
+        [s.role for s in task.source] == [s.role for s in task.target] == ["train", "valid", "test"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -94,12 +98,16 @@ def test_cache_name_depends_on_the_settings(tmp_path, source):
     train, valid = source
 
     def path(**kw):
-        return transfer.backbone_cache_path(train, valid, cache_dir=tmp_path, **{"epochs": 1, "seed": 0, **kw})
+        return transfer.backbone_cache_path(
+            train, valid, cache_dir=tmp_path, **{"epochs": 1, "seed": 0, **kw}
+        )
 
     assert path() != path(epochs=2) != path(seed=1)
     assert "_unseeded_" in path(seed=None).name
     other = Split(train.x + 1, train.y, "train")
-    assert transfer.backbone_cache_path(other, valid, epochs=1, cache_dir=tmp_path, seed=0) != path()
+    assert (
+        transfer.backbone_cache_path(other, valid, epochs=1, cache_dir=tmp_path, seed=0) != path()
+    )
 
 
 def test_corrupt_cache_file_is_reported_and_rebuilt(tmp_path, source):
@@ -124,7 +132,9 @@ def test_pretrained_backbone_checks_its_input(tmp_path, source):
     with pytest.raises(ValueError, match="source_valid must not be test data"):
         transfer.pretrained_backbone(train, test, epochs=1, cache_dir=tmp_path)
     with pytest.raises(ValueError, match=r"classes 0..K-1.*\[1, 2\].*transfer.split_task"):
-        transfer.pretrained_backbone(Split(train.x[:20], train.y[:20] % 2 + 1), epochs=1, cache_dir=tmp_path)
+        transfer.pretrained_backbone(
+            Split(train.x[:20], train.y[:20] % 2 + 1), epochs=1, cache_dir=tmp_path
+        )
     assert list(tmp_path.iterdir()) == [], "nothing was trained"
 
 
@@ -145,7 +155,9 @@ def test_few_label_runs_table_without_touching_the_global_seed(cached, target, m
     monkeypatch.setattr(course_lib.seeding, "seed_everything", global_seed)
     monkeypatch.setattr(keras.utils, "set_random_seed", global_seed)
     _, backbone = cached
-    runs = transfer.few_label_runs(backbone, target, label_counts=(4,), seeds=1, epochs=1, test_size=6)
+    runs = transfer.few_label_runs(
+        backbone, target, label_counts=(4,), seeds=1, epochs=1, test_size=6
+    )
     assert list(runs.columns) == ["labels", "seed", "method", "accuracy"]
     assert runs["method"].tolist() == list(transfer.METHODS)
     assert runs["accuracy"].between(0, 1).all()
@@ -163,7 +175,9 @@ def test_few_label_runs_table_without_touching_the_global_seed(cached, target, m
 def test_few_label_runs_checks_its_arguments(cached, target, kwargs, error, match):
     _, backbone = cached
     with pytest.raises(error, match=match):
-        transfer.few_label_runs(backbone, target, **{"label_counts": (4,), "seeds": 1, "epochs": 1, **kwargs})
+        transfer.few_label_runs(
+            backbone, target, **{"label_counts": (4,), "seeds": 1, "epochs": 1, **kwargs}
+        )
     with pytest.raises(TypeError, match="target must be the Splits of a task"):
         transfer.few_label_runs(backbone, target.train, (4,), 1, epochs=1)
 
@@ -174,19 +188,25 @@ def test_train_three_ways_refuses_test_data_whatever_its_name(cached, target):
     with pytest.raises(ValueError, match="train must not be test data; split 'target test'"):
         transfer.train_three_ways(backbone, target.test, target.test, epochs=1)
     with pytest.raises(ValueError, match="train must not be test data; split 'target test\\[4\\]'"):
-        transfer.train_three_ways(backbone, data.sample_per_class(target.test, 4, seed=0), target.test, epochs=1)
+        transfer.train_three_ways(
+            backbone, data.sample_per_class(target.test, 4, seed=0), target.test, epochs=1
+        )
 
 
 def test_train_three_ways_refuses_labels_that_do_not_fit(cached, target):
     _, backbone = cached
     unmapped_test = toy_splits().test  # the ten original classes, not relabelled like target.train
-    with pytest.raises(ValueError, match=r"labels of test must be in 0..1.*\[2, 3, 4, 5, 6, 7, 8, 9\].*split_task"):
+    with pytest.raises(
+        ValueError, match=r"labels of test must be in 0..1.*\[2, 3, 4, 5, 6, 7, 8, 9\].*split_task"
+    ):
         transfer.train_three_ways(backbone, target.train, unmapped_test, epochs=1)
     unmapped_train = Split(target.train.x, target.train.y + 4, "train")  # classes 4 and 5
     with pytest.raises(ValueError, match=r"labels of train must be the classes 0..K-1.*\[4, 5\]"):
         transfer.train_three_ways(backbone, unmapped_train, target.test, epochs=1)
     with pytest.raises(ValueError, match="fine_tune_learning_rate must be a number > 0"):
-        transfer.train_three_ways(backbone, target.train, target.test, epochs=1, fine_tune_learning_rate=0)
+        transfer.train_three_ways(
+            backbone, target.train, target.test, epochs=1, fine_tune_learning_rate=0
+        )
 
 
 def test_summarize_runs_mean_and_std_over_seeds():
@@ -223,12 +243,19 @@ def test_plot_accuracy_vs_labels():
     from course_lib import plots
 
     runs = pd.DataFrame(
-        [(n, s, m, 0.6 + n / 1000 + 0.01 * s) for n in (50, 100, 200) for s in (0, 1) for m in transfer.METHODS],
+        [
+            (n, s, m, 0.6 + n / 1000 + 0.01 * s)
+            for n in (50, 100, 200)
+            for s in (0, 1)
+            for m in transfer.METHODS
+        ],
         columns=["labels", "seed", "method", "accuracy"],
     )
     fig = plots.plot_accuracy_vs_labels(transfer.summarize_runs(runs), title="t", chance=0.25)
     ax = fig.axes[0]
-    assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == sorted([*transfer.METHODS, "chance"])
+    assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == sorted(
+        [*transfer.METHODS, "chance"]
+    )
     assert ax.get_xscale() == "log" and ax.get_title() == "t"
     with pytest.raises(ValueError, match="expected the table of transfer.summarize_runs"):
         plots.plot_accuracy_vs_labels(runs)

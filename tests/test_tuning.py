@@ -97,7 +97,7 @@ def test_the_lecture_notes_network_is_in_the_space():
 
 def test_count_params_matches_the_built_models_over_random_configurations():
     hypermodel = tuning.CNNHyperModel()
-    configurations = random_configurations(30) + [keras_tuner.HyperParameters()]
+    configurations = random_configurations(20) + [keras_tuner.HyperParameters()]
     seen = set()
     for hp in configurations:
         expected = hypermodel.architecture(hp.copy()).count_params()
@@ -218,7 +218,7 @@ def test_compile_for_uses_the_chosen_optimizer_and_rate(optimizer):
 def test_tuning_dir_is_one_folder_per_profile(tmp_path):
     assert tuning.tuning_dir(tmp_path, "fast") == tmp_path / "fast" / "tuning"
     assert tuning.tuning_dir(profile="full") == Path("_runs") / "full" / "tuning"
-    with pytest.raises(ValueError, match="Unknown run profile"):
+    with pytest.raises(ValueError, match="'medium'"):
         tuning.tuning_dir(profile="medium")
 
 

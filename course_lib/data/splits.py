@@ -218,21 +218,6 @@ def standardize(splits: Splits) -> Splits:
 # --------------------------------------------------------------------------
 
 
-def _check_classes(
-    classes: Sequence[int], fn: str, num_classes: int | None = None
-) -> tuple[int, ...]:
-    if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence):
-        raise TypeError(f"{fn}: classes must be a sequence of class indices; got {classes!r}.")
-    classes = tuple(_checks.check_int(c, fn, "every class", low=0) for c in classes)
-    if len(classes) < 2:
-        raise ValueError(f"{fn}: classes must hold at least 2 classes; got {classes}.")
-    if len(set(classes)) != len(classes):
-        raise ValueError(f"{fn}: classes must be distinct; got {classes}.")
-    if num_classes is not None and max(classes) >= num_classes:
-        raise ValueError(f"{fn}: classes must be in 0..{num_classes - 1}; got {classes}.")
-    return classes
-
-
 def class_subset(split: Split, classes: Sequence[int], name: str | None = None) -> Split:
     """Keep the images of ``classes`` and relabel them 0..K-1 in the order given.
 
@@ -254,7 +239,7 @@ def class_subset(split: Split, classes: Sequence[int], name: str | None = None) 
         classes are fewer than two, repeated or absent from the split.
     """
     _checks.check_split(split, "class_subset", "split", class_labels=True)
-    classes = _check_classes(classes, "class_subset")
+    classes = _checks.check_classes(classes, "class_subset")
     missing = [c for c in classes if not np.any(split.y == c)]
     if missing:
         raise ValueError(f"class_subset: split {split.name!r} has no image of class {missing}.")

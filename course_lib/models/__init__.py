@@ -11,6 +11,21 @@
 Everything is importable from ``course_lib.models``.
 """
 
+from course_lib.models.backbones import (
+    APPLICATIONS,
+    BACKBONE,
+    BACKBONE_SPEC,
+    WeightsUnavailableError,
+    applications_backbone,
+    backbone_blocks,
+    backbone_classifier,
+    backbone_of,
+    copy_model,
+    freeze,
+    keras_models_dir,
+    unfreeze_top,
+    with_new_head,
+)
 from course_lib.models.cnn import CONV_KINDS, HEADS, NOTES_SPEC, SEED_CNN_PARAMS, CNNSpec, seed_cnn
 from course_lib.models.macs import count_macs, layer_macs
 from course_lib.models.small import (
@@ -35,4 +50,17 @@ __all__ = [
     "MOBILENET_BLOCKS",
     "layer_macs",
     "count_macs",
+    "BACKBONE",
+    "BACKBONE_SPEC",
+    "backbone_classifier",
+    "copy_model",
+    "freeze",
+    "with_new_head",
+    "backbone_of",
+    "backbone_blocks",
+    "unfreeze_top",
+    "APPLICATIONS",
+    "WeightsUnavailableError",
+    "keras_models_dir",
+    "applications_backbone",
 ]

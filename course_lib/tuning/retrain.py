@@ -89,7 +89,7 @@ def final_round(
     batch_size: int = 64,
     augmentation: keras.layers.Layer | None = None,
 ) -> pd.DataFrame:
-    """Retrain the ``count`` best configurations briefly with the final recipe; rank them again.
+    """Train the ``count`` best configurations briefly with the final recipe; rank them again.
 
     Defined in chapter "Architecture search with Keras Tuner".
 
@@ -124,11 +124,13 @@ def final_round(
     epochs = _checks.check_int(epochs, fn, "epochs", low=1)
     batch_size = _checks.check_int(batch_size, fn, "batch_size", low=1)
     decay_steps = epochs * math.ceil(len(train) / batch_size)
+    recipe = dict(augmentation=augmentation, decay_steps=decay_steps)
+    schedule = dict(epochs=epochs, batch_size=batch_size, verbose=0)
     rows = []
     for name, trial in top_trials(tuners, count):
         started = time.perf_counter()
-        model = build_trial(tuners[name], trial, augmentation=augmentation, decay_steps=decay_steps)
-        history = training.fit(model, train, valid, epochs=epochs, batch_size=batch_size, verbose=0)
+        model = build_trial(tuners[name], trial, **recipe)
+        history = training.fit(model, train, valid, **schedule)
         rows.append(
             {
                 "tuner": name,
@@ -142,4 +144,5 @@ def final_round(
         del model
     frame = pd.DataFrame(rows)
     # A stable sort keeps the search's order among equals.
-    return frame.sort_values("val_accuracy", ascending=False, kind="stable").reset_index(drop=True)
+    frame = frame.sort_values("val_accuracy", ascending=False, kind="stable")
+    return frame.reset_index(drop=True)

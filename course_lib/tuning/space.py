@@ -101,9 +101,9 @@ def chosen_learning_rate(hp: keras_tuner.HyperParameters) -> float:
     name = f"{optimizer}_learning_rate"
     if name not in hp.values:
         raise ValueError(
-            f"chosen_learning_rate: the optimizer is {optimizer!r} but the hyperparameters have no "
-            f"{name!r} (they have {sorted(hp.values)}). Set the rate under the chosen "
-            "optimizer's name."
+            f"chosen_learning_rate: the optimizer is {optimizer!r} but the "
+            f"hyperparameters have no {name!r} (they have {sorted(hp.values)}). "
+            "Set the rate under the chosen optimizer's name."
         )
     return float(hp.get(name))
 

@@ -71,7 +71,7 @@ INPUT_SHAPE = (28, 28, 1)
 
 
 class _ScoreOverBudgetAsZero:
-    """Tuner mixin: an over-budget configuration scores ``OVER_BUDGET_SCORE``, untrained.
+    """Tuner mixin: an over-budget configuration scores 0 (``OVER_BUDGET_SCORE``), untrained.
 
     Rejecting it with ``FailedTrialError`` leaves the trial without a score, so
     a Bayesian oracle learns nothing from it and may propose the same
