@@ -219,12 +219,12 @@ def check_split(
 
 _WHY = {
     "valid": (
-        "it picks among models by their score on {name}, so that score is optimistic; the test set "
-        "must stay unseen until the single final evaluation. Pass the validation split "
-        "(data.load_splits().valid)."
+        "A score that picks among models (the best epoch, early stopping, a search's ranking) "
+        "is optimistic, so the test set must stay unseen until the single final evaluation. "
+        "Pass the validation split (data.load_splits().valid)."
     ),
     "train": (
-        "a model trained on test data makes its final evaluation meaningless. Train on the "
+        "A model trained on test data makes its final evaluation meaningless. Train on the "
         "training split, or on training and validation together (data.combine)."
     ),
 }
@@ -245,5 +245,5 @@ def refuse_test(split: Split, fn: str, name: str, use: str = "valid") -> None:
         return
     why = _WHY[use].format(name=name)
     raise ValueError(
-        f"{fn}: {name} must not be test data; split {split.name!r} comes from the test set: {why}"
+        f"{fn}: {name} must not be test data; split {split.name!r} comes from the test set. {why}"
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 
 from course_lib import _checks
 
-__all__ = ["ENV_VAR", "DEFAULT_PROFILE", "Profile", "PROFILES", "profile"]
+__all__ = ["Profile", "PROFILES", "profile"]
 
 ENV_VAR = "COURSE_PROFILE"
 DEFAULT_PROFILE = "full"

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from course_lib import data, models, seed_everything, train
+from course_lib import callbacks, data, models, seed_everything, train
 from course_lib.data import Split
 
 from toy import toy_split
@@ -83,7 +83,7 @@ def read_history_csv(path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-HAS_TENSORBOARD = train._tensorboard_installed()
+HAS_TENSORBOARD = callbacks._tensorboard_installed()
 no_tensorboard_warning = pytest.mark.filterwarnings("ignore:TensorBoard is not installed")
 
 
@@ -115,15 +115,14 @@ def test_run_dir_keeps_best_model_and_logs_and_removes_the_backup(tmp_path):
 
 
 def test_tensorboard_callback_only_when_installed(tmp_path, monkeypatch):
-    monkeypatch.setattr(train, "_tensorboard_installed", lambda: True)
-    board = [
-        c for c in train.training_callbacks(tmp_path) if isinstance(c, keras.callbacks.TensorBoard)
-    ]
+    monkeypatch.setattr(callbacks, "_tensorboard_installed", lambda: True)
+    added = callbacks.training_callbacks(tmp_path)
+    board = [c for c in added if isinstance(c, keras.callbacks.TensorBoard)]
     assert len(board) == 1 and board[0].log_dir == str(tmp_path / "logs")
-    monkeypatch.setattr(train, "_tensorboard_installed", lambda: False)
+    monkeypatch.setattr(callbacks, "_tensorboard_installed", lambda: False)
     with pytest.warns(UserWarning, match="TensorBoard is not installed.*pip install tensorboard"):
-        callbacks = train.training_callbacks(tmp_path)
-    assert not [c for c in callbacks if isinstance(c, keras.callbacks.TensorBoard)]
+        added = callbacks.training_callbacks(tmp_path)
+    assert not [c for c in added if isinstance(c, keras.callbacks.TensorBoard)]
 
 
 @no_tensorboard_warning
@@ -162,7 +161,7 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path):
 
 @no_tensorboard_warning
 def test_resumed_run_starts_from_the_best_value_so_far(tmp_path):
-    fresh = train.training_callbacks(tmp_path)
+    fresh = callbacks.training_callbacks(tmp_path)
     checkpoint = next(c for c in fresh if isinstance(c, keras.callbacks.ModelCheckpoint))
     assert checkpoint.best is None
 
@@ -173,7 +172,7 @@ def test_resumed_run_starts_from_the_best_value_so_far(tmp_path):
         "epoch,loss,val_accuracy,val_loss\n0,1.0,0.70,0.90\n1,0.8,0.65,0.95\n"
     )
     for monitor, best in [("val_accuracy", 0.70), ("val_loss", 0.90)]:
-        resumed = train.training_callbacks(tmp_path, monitor=monitor)
+        resumed = callbacks.training_callbacks(tmp_path, monitor=monitor)
         checkpoint = next(c for c in resumed if isinstance(c, keras.callbacks.ModelCheckpoint))
         logger = next(c for c in resumed if isinstance(c, keras.callbacks.CSVLogger))
         assert checkpoint.best == pytest.approx(best) and logger.append
