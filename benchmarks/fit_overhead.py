@@ -38,7 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from course_lib import data, models, seed_everything, train  # noqa: E402
+from course_lib import callbacks, data, models, seed_everything, train  # noqa: E402
 from course_lib.data import Split  # noqa: E402
 
 
@@ -47,8 +47,8 @@ def load_data(n_train: int, n_valid: int) -> tuple[Split, Split, str]:
     try:
         splits = data.standardize(data.load_splits(download=False))
         return (
-            splits.train.take(n_train, seed=0),
-            splits.valid.take(n_valid, seed=0),
+            splits.train.sample(n_train, seed=0),
+            splits.valid.sample(n_valid, seed=0),
             "Fashion-MNIST",
         )
     except (data.DataNotFoundError, data.DataError):
@@ -184,7 +184,7 @@ def main() -> None:
     print(
         f"Keras {keras.__version__}, {os.cpu_count()} CPU cores, "
         "TensorBoard "
-        f"{'installed' if train._tensorboard_installed() else 'NOT installed (no logs written)'}, "
+        f"{'installed' if callbacks._tensorboard_installed() else 'NOT installed (no logs written)'}, "
         f"load average {load_before:.1f} before, {load_after:.1f} after"
     )
     print("overhead = extra time per image relative to model.fit\n")
