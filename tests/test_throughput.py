@@ -68,8 +68,8 @@ def test_training_throughput_leaves_weights_and_optimizer_unchanged():
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"batch_size": 0, "repeats": 1}, ValueError, "batch_size must be an int >= 1; got 0"),
-        ({"batch_size": 2, "repeats": 0}, ValueError, "repeats must be an int >= 1; got 0"),
+        ({"batch_size": 0, "repeats": 1}, ValueError, "batch_size must be an integer >= 1; got 0"),
+        ({"batch_size": 2, "repeats": 0}, ValueError, "repeats must be an integer >= 1; got 0"),
         (
             {"batch_size": 20, "repeats": 1},
             ValueError,
