@@ -184,7 +184,8 @@ def main() -> None:
     print(
         f"Keras {keras.__version__}, {os.cpu_count()} CPU cores, "
         "TensorBoard "
-        f"{'installed' if callbacks._tensorboard_installed() else 'NOT installed (no logs written)'}, "
+        + ("installed" if callbacks._tensorboard_installed() else "NOT installed (no logs written)")
+        + ", "
         f"load average {load_before:.1f} before, {load_after:.1f} after"
     )
     print("overhead = extra time per image relative to model.fit\n")

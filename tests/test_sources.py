@@ -29,8 +29,12 @@ def cells(notebook: nbformat.NotebookNode) -> list[tuple[str, str, tuple[str, ..
 def test_notebook_is_paired_with_a_markdown_source(path):
     notebook = nbformat.read(path, as_version=4)
     formats = notebook.metadata.get("jupytext", {}).get("formats", "")
-    assert formats == "ipynb,md:myst", f"{path.name}: pair it with `jupytext --set-formats ipynb,md:myst`"
-    assert path.with_suffix(".md").is_file(), f"{path.name}: its text source {path.stem}.md is missing"
+    assert formats == "ipynb,md:myst", (
+        f"{path.name}: pair it with `jupytext --set-formats ipynb,md:myst`"
+    )
+    assert path.with_suffix(".md").is_file(), (
+        f"{path.name}: its text source {path.stem}.md is missing"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -43,4 +47,6 @@ def test_text_source_and_notebook_agree(path):
             f"{path.stem}.md and {path.name} differ at cell {index}; run `make sync` "
             "(jupytext --sync) after editing the .md, then re-execute the chapter"
         )
-    assert len(got) == len(expected), f"{path.stem}.md has {len(got)} cells, {path.name} {len(expected)}"
+    assert len(got) == len(expected), (
+        f"{path.stem}.md has {len(got)} cells, {path.name} {len(expected)}"
+    )
