@@ -52,10 +52,12 @@ execute: setup
 ## links: refresh each chapter's "Library functions used in this chapter" cell
 links: setup
 	$(BIN)/python scripts/library_links.py
+	$(BIN)/jupytext --sync book/[0-9]*.ipynb
 
 ## colab: give each chapter the hidden cell that installs the course on Colab
 colab: setup
 	$(BIN)/python scripts/colab_cell.py
+	$(BIN)/jupytext --sync book/[0-9]*.ipynb
 
 clean:
 	rm -rf _build
