@@ -15,7 +15,6 @@ from course_lib.data import NUM_CLASSES
 from course_lib.train import compile_classifier
 
 __all__ = [
-    "INPUT_SHAPE",
     "small_cnn",
     "feature_extractor",
     "mobilenet_block",
