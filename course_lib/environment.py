@@ -11,6 +11,15 @@ import sys
 import time
 from importlib import metadata
 
+__all__ = [
+    "PACKAGES",
+    "package_versions",
+    "cpu_name",
+    "hardware",
+    "environment_report",
+    "Stopwatch",
+]
+
 PACKAGES = ("tensorflow", "keras", "keras-tuner", "numpy", "pandas", "scikit-learn", "matplotlib")
 
 
