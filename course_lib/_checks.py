@@ -26,6 +26,7 @@ __all__ = [
     "check_classes",
     "check_split",
     "refuse_test",
+    "check_training_data",
     "rng",
 ]
 
@@ -247,3 +248,18 @@ def refuse_test(split: Split, fn: str, name: str, use: str = "valid") -> None:
     raise ValueError(
         f"{fn}: {name} must not be test data; split {split.name!r} comes from the test set. {why}"
     )
+
+
+def check_training_data(
+    train: object, valid: object, fn: str, *, image_shape: tuple[int, ...] | None = None
+) -> None:
+    """Check the training split and the (optional) validation split of a training or a search.
+
+    Both must be Splits of ``image_shape`` images, and neither may be test data: the model
+    learns from ``train``, and ``valid`` picks the best epoch, stops early or ranks models.
+    """
+    check_split(train, fn, "train", image_shape=image_shape)
+    refuse_test(train, fn, "train", use="train")
+    if valid is not None:
+        check_split(valid, fn, "valid", image_shape=image_shape)
+        refuse_test(valid, fn, "valid")

@@ -45,11 +45,6 @@ class MisalignedLabelsWarning(UserWarning):
 # --------------------------------------------------------------------------
 
 
-def _check_split(model: keras.Model, split: object, fn: str, name: str) -> Split:
-    """``split`` if it is a Split whose images fit the model's input."""
-    return _checks.check_split(split, fn, name, image_shape=tuple(model.input_shape[1:]))
-
-
 # --------------------------------------------------------------------------
 # Callbacks: see course_lib.callbacks
 # --------------------------------------------------------------------------
@@ -163,13 +158,8 @@ def fit(
         or test data as ``train`` or ``valid`` (``valid`` picks the best
         model and stops early, so it must not be the test set).
     """
-    _check_split(model, train, "fit", "train")
-    _checks.refuse_test(train, "fit", "train", use="train")
-    validation_data = None
-    if valid is not None:
-        _check_split(model, valid, "fit", "valid")
-        _checks.refuse_test(valid, "fit", "valid")
-        validation_data = (valid.x, valid.y)
+    _checks.check_training_data(train, valid, "fit", image_shape=tuple(model.input_shape[1:]))
+    validation_data = None if valid is None else (valid.x, valid.y)
     epochs = _checks.check_int(epochs, "fit", "epochs", low=1)
     batch_size = _checks.check_int(batch_size, "fit", "batch_size", low=1)
     if valid is None:
@@ -222,7 +212,7 @@ def evaluate(model: keras.Model, split: Split, batch_size: int = 256) -> dict[st
         classes) although the best validation accuracy of the model's last
         ``fit`` was at least 3 / K.
     """
-    _check_split(model, split, "evaluate", "split")
+    _checks.check_split(split, "evaluate", "split", image_shape=tuple(model.input_shape[1:]))
     values = model.evaluate(split.x, split.y, batch_size=batch_size, verbose=0, return_dict=True)
     result = {name: float(np.asarray(value)) for name, value in values.items()}
     _warn_if_misaligned(result, split.name, _num_classes(model), _best_val_accuracy(model))

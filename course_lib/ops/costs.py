@@ -171,7 +171,12 @@ def depthwise_conv2d_macs(
     225792
     """
     h_out, w_out, kh, kw, c_in, depth_multiplier = _check_sizes(
-        "depthwise_conv2d_macs", h_out=h_out, w_out=w_out, kh=kh, kw=kw, c_in=c_in,
+        "depthwise_conv2d_macs",
+        h_out=h_out,
+        w_out=w_out,
+        kh=kh,
+        kw=kw,
+        c_in=c_in,
         depth_multiplier=depth_multiplier,
     )
     return h_out * w_out * c_in * depth_multiplier * kh * kw
@@ -191,8 +196,14 @@ def separable_conv2d_macs(
     1028608
     """
     h_out, w_out, kh, kw, c_in, c_out, depth_multiplier = _check_sizes(
-        "separable_conv2d_macs", h_out=h_out, w_out=w_out, kh=kh, kw=kw, c_in=c_in,
-        c_out=c_out, depth_multiplier=depth_multiplier,
+        "separable_conv2d_macs",
+        h_out=h_out,
+        w_out=w_out,
+        kh=kh,
+        kw=kw,
+        c_in=c_in,
+        c_out=c_out,
+        depth_multiplier=depth_multiplier,
     )
     depthwise = depthwise_conv2d_macs(h_out, w_out, kh, kw, c_in, depth_multiplier)
     pointwise = h_out * w_out * c_out * c_in * depth_multiplier

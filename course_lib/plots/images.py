@@ -43,14 +43,7 @@ def show_images(
         If the images have the wrong shape, or there is not one title per image.
     """
     fn = "show_images"
-    images = np.asarray(images)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if images.ndim != 3 or len(images) == 0:
-        raise ValueError(
-            f"{fn}: images must have shape (N, H, W) or (N, H, W, 1) with N >= 1; "
-            f"got {images.shape}."
-        )
+    images = _image_batch(images, fn)
     if titles is not None and len(titles) != len(images):
         raise ValueError(
             f"{fn}: {len(images)} images but {len(titles)} titles; pass one title per image."
@@ -250,3 +243,16 @@ def plot_pooling(x: np.ndarray, outputs: Mapping[str, np.ndarray]) -> plt.Figure
         _draw_grid(ax, np.asarray(out), title, cells)
     fig.tight_layout()
     return fig
+
+
+def _image_batch(images: np.ndarray, fn: str) -> np.ndarray:
+    """``images`` as an (N, H, W) array, N >= 1; (N, H, W, 1) loses its channel axis."""
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim != 3 or len(images) == 0:
+        raise ValueError(
+            f"{fn}: images must have shape (N, H, W) or (N, H, W, 1) with N >= 1; "
+            f"got {images.shape}."
+        )
+    return images

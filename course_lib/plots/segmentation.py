@@ -11,6 +11,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
 from course_lib import _checks, metrics
+from course_lib.plots.images import _image_batch
 from course_lib.segmentation import SEG_CLASS_NAMES
 
 __all__ = ["SEG_COLORS", "SEG_CMAP", "show_segmentation"]
@@ -60,14 +61,7 @@ def show_segmentation(
         If ``n < 1`` or the images and masks do not match in shape.
     """
     fn = "show_segmentation"
-    images = np.asarray(images)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if images.ndim != 3 or len(images) == 0:
-        raise ValueError(
-            f"{fn}: images must have shape (N, H, W) or (N, H, W, 1) with N >= 1; "
-            f"got {images.shape}."
-        )
+    images = _image_batch(images, fn)
     masks = [np.asarray(true_masks)] + ([] if pred_masks is None else [np.asarray(pred_masks)])
     for name, m in zip(("true_masks", "pred_masks"), masks):
         if m.shape != images.shape:

@@ -327,10 +327,7 @@ def search(
     """
     fn = "search"
     _check_tuner(tuner, fn)
-    _checks.check_split(train, fn, "train", image_shape=INPUT_SHAPE)
-    _checks.refuse_test(train, fn, "train", use="train")
-    _checks.check_split(valid, fn, "valid", image_shape=INPUT_SHAPE)
-    _checks.refuse_test(valid, fn, "valid")
+    _checks.check_training_data(train, valid, fn, image_shape=INPUT_SHAPE)
     epochs = _checks.check_int(epochs, fn, "epochs", low=1)
     batch_size = _checks.check_int(batch_size, fn, "batch_size", low=1)
     with _tracebacks_silenced():
