@@ -4,10 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup data browser lint sync test book execute links colab benchmark clean
+.PHONY: setup data browser lint sync test golden book execute links colab benchmark clean
 
 ## setup: create .venv with the pinned environment and course_lib (editable)
 setup: $(STAMP) data
@@ -39,6 +38,11 @@ sync: setup
 ##       built book, and every chapter notebook under nbval (fast profile)
 test: setup browser lint book
 	$(BIN)/pytest --nbval
+
+## golden: record every value the chapters glue in a fast-profile run (tests/golden/*.json);
+##         review the diff: the tests compare the next runs with it
+golden: setup
+	COURSE_PROFILE=fast COURSE_GOLDEN=write $(BIN)/pytest --nbval book
 
 ## book: build the HTML book from the notebooks' stored outputs
 book: setup

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             print(check_fashion_mnist(download=args.download))
-        except (DataError, DataNotFoundError) as exc:
+        except (DataError, DataNotFoundError, OSError) as exc:  # OSError: a machine's problem
             print(f"error: {exc}", file=sys.stderr)
             return 1
         return 0

@@ -27,6 +27,11 @@ __all__ = [
     "check_split",
     "refuse_test",
     "check_training_data",
+    "check_labels",
+    "check_training_labels",
+    "model_labels",
+    "check_finite",
+    "check_image_shape",
     "rng",
 ]
 
@@ -263,3 +268,173 @@ def check_training_data(
     if valid is not None:
         check_split(valid, fn, "valid", image_shape=image_shape)
         refuse_test(valid, fn, "valid")
+
+
+def _labels_of(labels: object, name: str) -> tuple[np.ndarray, str]:
+    """The label array of a Split (or an array of labels) and how messages name its owner."""
+    from course_lib.data import Split
+
+    if isinstance(labels, Split):
+        return labels.y, f"split {labels.name!r} has"
+    return np.asarray(labels), f"{name} has"
+
+
+def check_labels(
+    labels: object,
+    fn: str,
+    name: str,
+    num_classes: int,
+    *,
+    label_shape: tuple[int | None, ...] = (),
+    source: str = "",
+) -> Any:
+    """Return ``labels`` if they are class indices that ``num_classes`` classes can learn.
+
+    Parameters
+    ----------
+    labels : Split or np.ndarray
+        A split (its labels are checked) or an array of labels.
+    num_classes : int
+        K: the labels must lie in ``0..K-1``.
+    label_shape : tuple, default ()
+        The shape of one example's label: ``()`` for a classifier (one class
+        index per image), ``(H, W)`` for segmentation (one per pixel; ``None``
+        matches any size).
+    source : str, optional
+        Where K comes from, for the message (e.g. "the units of the model's output").
+
+    Raises
+    ------
+    ValueError
+        If the labels have the wrong shape (one-hot labels get the remedy
+        ``argmax``) or a label lies outside ``0..K-1`` (the message counts them).
+    TypeError
+        If the labels are not integers (floats, booleans).
+    """
+    y, where = _labels_of(labels, name)
+    shape = tuple(y.shape[1:])
+    fits = len(shape) == len(label_shape) and all(
+        e in (None, -1, s) for e, s in zip(label_shape, shape)
+    )
+    if not fits:
+        unit = "pixel" if label_shape else "image"
+        dims = ["HW"[i] if e in (None, -1) and i < 2 else str(e) for i, e in enumerate(label_shape)]
+        expected = f"({', '.join(['N', *dims])})" if dims else "(N,)"
+        hint = ""
+        if len(shape) == len(label_shape) + 1 and shape[-1] == num_classes:
+            hint = " One-hot labels become class indices with y.argmax(axis=-1)."
+        raise ValueError(
+            f"{fn}: the labels of {name} must be one class index per {unit}, shape {expected}; "
+            f"{where} labels of shape {y.shape}.{hint}"
+        )
+    if not np.issubdtype(y.dtype, np.integer):
+        hint = ""
+        if np.issubdtype(y.dtype, np.floating) and y.size and np.all(np.mod(y, 1) == 0):
+            hint = " They are whole numbers: convert them with y.astype(np.int64)."
+        raise TypeError(
+            f"{fn}: the labels of {name} must be integer class indices; {where} labels of "
+            f"dtype {y.dtype}.{hint}"
+        )
+    if y.size == 0:
+        return labels
+    low, high = int(y.min()), int(y.max())
+    if low < 0 or high >= num_classes:
+        outside = int(np.count_nonzero((y < 0) | (y >= num_classes)))
+        classes = f"{num_classes} classes" + (f", {source}" if source else "")
+        remedy = " Relabel them (data.class_subset keeps some classes and relabels them 0..K-1)"
+        if source and low >= 0:
+            remedy += f", or build the model with num_classes={high + 1}"
+        raise ValueError(
+            f"{fn}: the labels of {name} must be class indices in 0..{num_classes - 1} "
+            f"({classes}); {where} {outside} label{'s' if outside > 1 else ''} outside that "
+            f"range (from {low} to {high})."
+            f"{remedy}."
+        )
+    return labels
+
+
+def check_training_labels(
+    train: Split,
+    valid: Split | None,
+    fn: str,
+    num_classes: int,
+    *,
+    label_shape: tuple[int | None, ...] = (),
+    source: str = "",
+) -> None:
+    """``check_labels`` on a training split and the (optional) validation split."""
+    check_labels(train, fn, "train", num_classes, label_shape=label_shape, source=source)
+    if valid is not None:
+        check_labels(valid, fn, "valid", num_classes, label_shape=label_shape, source=source)
+
+
+def model_labels(model: Any) -> tuple[int, tuple[int | None, ...]] | None:
+    """``(K, label_shape)`` of the labels a model compiled with sparse cross-entropy learns.
+
+    K is the last axis of the model's output, ``label_shape`` the axes
+    between the batch axis and it: ``()`` for a classifier with output
+    ``(N, K)``, ``(H, W)`` for a segmentation model with output ``(N, H, W, K)``.
+    None (nothing to check) for any other loss (one-hot labels, regression),
+    an uncompiled model or several outputs.
+    """
+    loss = getattr(model, "loss", None)
+    loss_name = (
+        loss
+        if isinstance(loss, str)
+        else (getattr(loss, "name", None) or getattr(loss, "__name__", ""))
+    )
+    if "sparse_categorical_crossentropy" not in str(loss_name):
+        return None
+    try:
+        shape = model.output_shape
+    except (AttributeError, ValueError):
+        return None
+    if not isinstance(shape, tuple) or len(shape) < 2 or not isinstance(shape[-1], int):
+        return None
+    return shape[-1], tuple(shape[1:-1])
+
+
+def check_finite(split: Split, fn: str, name: str) -> Split:
+    """Return ``split`` if its images hold no NaN or infinite value (a network learns nothing
+    from them: one NaN pixel makes the loss NaN, and the weights with it).
+
+    Raises
+    ------
+    ValueError
+        Counting the values and the images they are in.
+    """
+    x = split.x
+    if not np.issubdtype(x.dtype, np.inexact):
+        return split
+    finite = np.isfinite(x)
+    if finite.all():
+        return split
+    values = int(finite.size - np.count_nonzero(finite))
+    images = int(np.count_nonzero(~finite.reshape(len(x), -1).all(axis=1)))
+    raise ValueError(
+        f"{fn}: the images of {name} must be finite numbers; split {split.name!r} has {values} "
+        f"NaN or infinite pixel values in {images} of its {len(x)} images. Find where they "
+        "come from (a division by a zero standard deviation, a failed conversion) or drop "
+        "those images."
+    )
+
+
+def check_image_shape(shape: object, fn: str, name: str = "input_shape") -> tuple[int, int, int]:
+    """Return ``shape`` as ``(height, width, channels)``, three integers >= 1.
+
+    Raises
+    ------
+    TypeError
+        If it is not a sequence of integers.
+    ValueError
+        If it has not three entries (the remedy for a missing channel axis) or one is below 1.
+    """
+    what = "(height, width, channels)"
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, Sequence):
+        raise TypeError(f"{fn}: {name} must be {what}; got {shape!r}.")
+    if len(shape) != 3:
+        hint = ""
+        if len(shape) == 2:
+            hint = f" Add the channel axis: {tuple(shape)} becomes {(*shape, 1)}."
+        raise ValueError(f"{fn}: {name} must be {what}; got {tuple(shape)}.{hint}")
+    return tuple(check_int(s, fn, name, low=1) for s in shape)

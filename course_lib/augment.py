@@ -123,6 +123,13 @@ class RandomErasing(keras.layers.Layer):
         self.seed = _checks.check_seed(seed, fn)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
+    def _assert_input_compatibility(self, arg_0):
+        # Keras checks its inputs here, before `call`, whose errors it wraps in its own text.
+        shape = getattr(arg_0, "shape", None)
+        if shape is not None:
+            _check_batch(tuple(shape), "RandomErasing")
+        super()._assert_input_compatibility(arg_0)
+
     def call(self, inputs, training: bool = True):
         x = ops.convert_to_tensor(inputs)
         _check_batch(x.shape, "RandomErasing")
@@ -280,7 +287,28 @@ def pipeline(
     augmentation = keras.Sequential(steps, name="augmentation")
     # A batch only: Keras' layers would take (N, 28, 28) as one image of 28 channels.
     augmentation.input_spec = keras.InputSpec(ndim=4)
+    _explain_input_errors(augmentation, fn)
     return augmentation
+
+
+def _explain_input_errors(layer: keras.layers.Layer, fn: str) -> None:
+    """Make ``layer`` refuse anything but a batch (N, H, W, C) with the course's message.
+
+    Keras checks a layer's ``input_spec`` in ``Layer._assert_input_compatibility``
+    and words its error in its own terms ("expected ndim=4, found ndim=3");
+    this instance gets its own check first, with the remedy. The class stays
+    ``keras.Sequential`` (model summaries and saved models are unchanged); a
+    reloaded model falls back to Keras' own message.
+    """
+    keras_check = layer._assert_input_compatibility
+
+    def check(inputs, *args, **kwargs):
+        shape = getattr(inputs, "shape", None)
+        if shape is not None:
+            _check_batch(tuple(shape), fn)
+        return keras_check(inputs, *args, **kwargs)
+
+    layer._assert_input_compatibility = check
 
 
 def with_augmentation(model: keras.Model, augmentation: keras.layers.Layer) -> keras.Sequential:

@@ -96,6 +96,17 @@ def _check_inputs(
                 f"{fn}: x has {len(x)} images but y has {len(y)} labels; "
                 "expected one label per image."
             )
+        expected = _checks.model_labels(model)
+        if expected is not None:
+            classes, label_shape = expected
+            _checks.check_labels(
+                y,
+                fn,
+                "y",
+                classes,
+                label_shape=label_shape,
+                source="the units of the model's output",
+            )
 
 
 def measure_throughput(
@@ -141,6 +152,13 @@ def measure_throughput(
     -------
     Throughput
         Per-repeat images per second, ``.median`` and ``.summary()``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For images of the wrong shape, fewer images than one batch, or, when
+        ``training``, an uncompiled model or labels that are not class indices
+        of the model's output (for sparse cross-entropy).
     """
     x = np.asarray(x)
     _check_inputs(model, x, y, batch_size, repeats, training)

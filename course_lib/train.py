@@ -44,6 +44,64 @@ class MisalignedLabelsWarning(UserWarning):
 # Input checks
 # --------------------------------------------------------------------------
 
+_OUTPUT_UNITS = "the units of the model's output"
+
+
+def _check_labels(model: keras.Model, splits: dict[str, Split | None], fn: str) -> None:
+    """Class-index labels the model's output can learn (when it uses sparse cross-entropy)."""
+    expected = _checks.model_labels(model)
+    if expected is None:
+        return
+    classes, label_shape = expected
+    for name, split in splits.items():
+        if split is not None:
+            _checks.check_labels(
+                split, fn, name, classes, label_shape=label_shape, source=_OUTPUT_UNITS
+            )
+
+
+def _logged_metrics(model: keras.Model) -> tuple[str, ...] | None:
+    """Names of the training metrics ``model.fit`` will log, from the compile configuration.
+
+    None when they cannot be told in advance (several outputs, weighted
+    metrics, a metric given in a form not read here): then nothing is checked.
+    """
+    config = model.get_compile_config() if getattr(model, "compiled", False) else None
+    if not config or len(model.outputs) != 1 or config.get("weighted_metrics"):
+        return None
+    metrics = config.get("metrics") or []
+    if not metrics and getattr(model, "_compile_metrics", None) is not None:
+        return None  # recompiled without metrics: Keras keeps logging the earlier ones
+    if isinstance(metrics, dict):  # {output name: metrics}, one output
+        metrics = [m for value in metrics.values() for m in keras.tree.flatten(value)]
+    names = ["loss"]
+    for metric in metrics:
+        if isinstance(metric, str):
+            names.append(metric)
+        elif isinstance(metric, dict) and isinstance(metric.get("config"), dict):
+            names.append(metric["config"].get("name"))
+        elif isinstance(metric, dict) and isinstance(metric.get("config"), str):
+            names.append(metric["config"])
+        else:
+            return None
+    return tuple(names) if all(isinstance(n, str) for n in names) else None
+
+
+def _check_monitor(model: keras.Model, monitor: str, validation: bool) -> None:
+    """Refuse a ``monitor`` the model will not log: checkpoints and early stopping would ignore
+    it (Keras only warns) and keep the last epoch."""
+    names = _logged_metrics(model)
+    if names is None:
+        return
+    if validation:
+        names = names + tuple(f"val_{n}" for n in names)
+    if (monitor if validation else monitor.removeprefix("val_")) not in names:
+        raise ValueError(
+            f"fit: monitor must be one of the metrics the model logs "
+            f"({', '.join(map(repr, names))}); got {monitor!r}. It picks the best epoch "
+            "(best.keras) and drives early stopping."
+        )
+
 
 # --------------------------------------------------------------------------
 # Callbacks: see course_lib.callbacks
@@ -154,14 +212,25 @@ def fit(
     Raises
     ------
     TypeError, ValueError
-        For a split of the wrong shape, ``epochs`` or ``batch_size`` below 1,
-        or test data as ``train`` or ``valid`` (``valid`` picks the best
-        model and stops early, so it must not be the test set).
+        Before any training: for a split of the wrong shape, ``epochs`` or
+        ``batch_size`` below 1, test data as ``train`` or ``valid`` (``valid``
+        picks the best model and stops early, so it must not be the test set),
+        labels that are not class indices of the model's output (for a model
+        compiled with sparse cross-entropy), NaN or infinite pixel values, or
+        a ``monitor`` the model does not log.
     """
     _checks.check_training_data(train, valid, "fit", image_shape=tuple(model.input_shape[1:]))
     validation_data = None if valid is None else (valid.x, valid.y)
     epochs = _checks.check_int(epochs, "fit", "epochs", low=1)
     batch_size = _checks.check_int(batch_size, "fit", "batch_size", low=1)
+    _check_labels(model, {"train": train, "valid": valid}, "fit")
+    for name, split in (("train", train), ("valid", valid)):
+        if split is not None:
+            _checks.check_finite(split, "fit", name)
+    if not isinstance(monitor, str):
+        raise TypeError(f"fit: monitor must be a metric name; got {type(monitor).__name__}.")
+    if run_dir is not None or patience is not None:  # the callbacks that use it
+        _check_monitor(model, monitor, validation=valid is not None)
     if valid is None:
         monitor = monitor.removeprefix("val_")
     all_callbacks = training_callbacks(run_dir, monitor=monitor, patience=patience) + list(
@@ -205,6 +274,12 @@ def evaluate(model: keras.Model, split: Split, batch_size: int = 256) -> dict[st
         The data to score.
     batch_size : int, default 256
 
+    Raises
+    ------
+    TypeError, ValueError
+        For a split of the wrong image shape, labels that are not class
+        indices of the model's output, or NaN or infinite pixel values.
+
     Warns
     -----
     MisalignedLabelsWarning
@@ -213,6 +288,8 @@ def evaluate(model: keras.Model, split: Split, batch_size: int = 256) -> dict[st
         ``fit`` was at least 3 / K.
     """
     _checks.check_split(split, "evaluate", "split", image_shape=tuple(model.input_shape[1:]))
+    _check_labels(model, {"split": split}, "evaluate")
+    _checks.check_finite(split, "evaluate", "split")
     values = model.evaluate(split.x, split.y, batch_size=batch_size, verbose=0, return_dict=True)
     result = {name: float(np.asarray(value)) for name, value in values.items()}
     _warn_if_misaligned(result, split.name, _num_classes(model), _best_val_accuracy(model))

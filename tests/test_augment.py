@@ -223,15 +223,21 @@ def test_pipeline_layers_in_order_and_switched_off():
 
 def test_pipeline_refuses_a_batch_without_channel_axis():
     x = images(8)
-    refused = r"'augmentation' is incompatible .*expected ndim=4, found ndim=3"
-    with pytest.raises(ValueError, match=refused + r"\. Full shape received: \(8, 28, 28\)"):
+    refused = (
+        r"^pipeline: images must be a batch \(N, H, W, C\), channels last; got shape {}\. "
+        r"A batch of grayscale images needs its channel axis \(x\[\.\.\., None\]\); "
+        r"a single image needs a batch axis \(x\[None\]\)\.$"
+    )
+    with pytest.raises(ValueError, match=refused.format(r"\(8, 28, 28\)")):
         augment.pipeline(seed=0)(x[..., 0])  # not one image of 28 channels
     built = augment.pipeline(seed=0)
     assert np.asarray(built(x)).shape == x.shape
-    with pytest.raises(ValueError, match=refused):
+    with pytest.raises(ValueError, match=refused.format(r"\(8, 28, 28\)")):
         built(x[..., 0])
-    with pytest.raises(ValueError, match=r"Full shape received: \(28, 28, 1\)"):
+    with pytest.raises(ValueError, match=refused.format(r"\(28, 28, 1\)")):
         built(x[0])  # one image needs its batch axis: x[0][None]
+    with pytest.raises(ValueError, match=refused.format(r"\(None, 28, 28\)")):
+        keras.Sequential([keras.Input((28, 28)), augment.pipeline()])
     # A model with an input shape (28, 28, 1) adds the missing channel axis itself (Keras).
     model = augment.with_augmentation(flat_model(), augment.pipeline(seed=0))
     assert model.predict(x[..., 0], verbose=0).shape == (8, 3)
@@ -499,3 +505,25 @@ def test_images_per_second_measures_a_rate():
     empty = tf.data.Dataset.from_tensor_slices((np.zeros((0, 28, 28, 1)), np.zeros(0)))
     with pytest.raises(ValueError, match="images_per_second: dataset must yield images; got none"):
         augment.images_per_second(empty, repeats=1)
+
+
+def test_pipeline_is_still_a_plain_sequential_in_summaries_and_saved_models(tmp_path):
+    model = augment.with_augmentation(flat_model(), augment.pipeline(seed=0))
+    lines = []
+    model.summary(print_fn=lambda line, **kwargs: lines.append(line))
+    assert "augmentation (Sequential)" in "\n".join(lines)
+    assert type(model.get_layer("augmentation")) is keras.Sequential
+    path = tmp_path / "augmented.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    x = images(4)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_erasing_says_what_is_wrong_without_keras_wrapping_the_message():
+    with pytest.raises(ValueError) as info:
+        augment.RandomErasing(seed=0)(images(4)[..., 0])
+    assert str(info.value).startswith(
+        "RandomErasing: images must be a batch (N, H, W, C), channels last; got shape "
+        "(4, 28, 28). A batch of grayscale images needs its channel axis"
+    )

@@ -14,14 +14,16 @@ tests are skipped with a message saying what is missing, unless
 from __future__ import annotations
 
 import os
-from functools import cache
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import nbformat
 import pytest
 
-from chromium import Chromium, find_executables
+from chromium import Chromium, PageLoadError, find_executables
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
@@ -57,6 +59,8 @@ const done = arguments[arguments.length - 1];
   }
   const text = (e) => e.textContent.trim().replace(/\s+/g, " ").slice(0, 160);
   done({
+    url: location.href,
+    state: document.readyState,
     images: images,
     figures: Array.from(document.querySelectorAll("figure, div.figure")).map(
       (f) => ({id: f.id, text: text(f),
@@ -103,6 +107,43 @@ def browser():
         yield session
 
 
+def snapshot_problems(seen: dict, url: str) -> list[str]:
+    """Why a snapshot cannot be trusted: not of the page ``url``, or with nothing to check.
+
+    A snapshot taken while a page is loading, or of the previous page, has no images, links
+    or errors, so every check would pass without checking anything.
+    """
+    problems = []
+    if seen["url"] != url:
+        problems.append(f"the snapshot is of {seen['url']}, not of the page opened, {url}")
+    if seen["state"] != "complete":
+        problems.append(f"the snapshot was taken while loading (readyState {seen['state']!r})")
+    if not any(seen[kind] for kind in ("images", "figures", "links", "ids")):
+        problems.append("no images, figures, links or ids were collected: nothing to check")
+    return problems
+
+
+class Snapshots:
+    """What the browser sees on a page of ``root``: ``snapshots(page)``, each page read once.
+
+    A snapshot is kept only when `snapshot_problems` finds nothing wrong with it; else
+    ``snapshots(page)`` fails, and a later call opens the page again.
+    """
+
+    def __init__(self, browser: Chromium, root: Path) -> None:
+        self.browser, self.root, self.seen = browser, root, {}
+
+    def __call__(self, page: str) -> dict:
+        if page not in self.seen:
+            url = self.browser.get((self.root / page).as_uri())
+            seen = self.browser.run_async(COLLECT)
+            problems = snapshot_problems(seen, url)
+            if problems:
+                raise AssertionError(f"{page}: nothing checked: " + "; ".join(problems))
+            self.seen[page] = seen
+        return self.seen[page]
+
+
 @pytest.fixture(scope="session")
 def facts(browser):
     """What the browser sees on a page of the book: ``facts(page)``, each page opened once."""
@@ -110,13 +151,7 @@ def facts(browser):
         _unavailable(
             f"the book is not built ({HTML / 'index.html'} is missing): run `make book` first"
         )
-
-    @cache
-    def collect(page: str) -> dict:
-        browser.get((HTML / page).as_uri())
-        return browser.run_async(COLLECT)
-
-    return collect
+    return Snapshots(browser, HTML)
 
 
 def test_the_book_is_built():
@@ -286,3 +321,153 @@ def stored_images(path: Path) -> int:
             if output.get("output_type") in ("display_data", "execute_result") and not glued:
                 count += any(kind in output.get("data", {}) for kind in IMAGE_TYPES)
     return count
+
+
+# --------------------------------------------------------------------------
+# Chromium.get waits for the page it opened, however late it comes
+# --------------------------------------------------------------------------
+
+SLOW = 1.0  # seconds the local site takes to answer for a slow page
+
+
+def html_page(title: str, links: int) -> str:
+    anchors = "".join(f'<a id="a{i}" href="#a{i}">{i}</a> ' for i in range(links))
+    return f"<!DOCTYPE html><html><body><h1>{title}</h1>{anchors}</body></html>"
+
+
+class Site(ThreadingHTTPServer):
+    """A local web site whose pages can be slow: ``site.add(path, html, delay)`` returns the
+    page's address. A page with ``delay=None`` answers only once ``site.release`` is set."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), SiteHandler)
+        self.pages: dict[str, tuple[str, float | None]] = {}
+        self.release = threading.Event()
+
+    def add(self, path: str, html: str, delay: float | None = 0.0) -> str:
+        self.pages[path] = (html, delay)
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+
+class SiteHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path not in self.server.pages:
+            self.send_error(404)
+            return
+        html, delay = self.server.pages[self.path]
+        if delay is None:
+            self.server.release.wait(60)
+        else:
+            time.sleep(delay)
+        body = html.encode()
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the browser gave up on the page
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def site(browser):
+    server = Site()
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    timeout = browser.timeout
+    yield server
+    server.release.set()
+    browser.set_timeout(timeout)
+    browser.get("about:blank")  # leave no page of this site loading
+    server.shutdown()
+    server.server_close()
+
+
+def navigate_early(browser: Chromium):
+    """A navigate command that returns before the page has even started to load, as
+    chromedriver's sometimes does under load: the page changes 0.3 s later."""
+
+    def navigate(url: str) -> None:
+        browser.execute("setTimeout(() => { location.href = arguments[0]; }, 300);", url)
+
+    return navigate
+
+
+@pytest.mark.parametrize("early", [False, True], ids=["navigate", "navigate-returns-early"])
+@pytest.mark.parametrize("redirect", [False, True], ids=["page", "redirect"])
+def test_get_waits_for_the_page_it_opened(browser, site, monkeypatch, early, redirect):
+    before = site.add("/before.html", html_page("before", links=1))
+    slow = site.add("/slow.html", html_page("slow", links=3), delay=SLOW)
+    # like the book's index.html; the refresh fires once this page has loaded
+    index = site.add("/index.html", '<meta http-equiv="Refresh" content="0; url=slow.html" />')
+    assert browser.get(before) == before
+    if early:
+        monkeypatch.setattr(browser, "_navigate", navigate_early(browser))
+
+    start = time.monotonic()
+    assert browser.get(index if redirect else slow) == slow
+    assert time.monotonic() - start >= SLOW
+    seen = browser.run_async(COLLECT)
+    assert seen["url"] == slow and seen["state"] == "complete", seen
+    assert len(seen["links"]) == 3 and not snapshot_problems(seen, slow)
+
+
+def test_get_never_takes_the_previous_page_for_the_new_one(browser, site, monkeypatch):
+    before = site.add("/before.html", html_page("before", links=1))
+    browser.get(before)
+    monkeypatch.setattr(browser, "_navigate", lambda url: None)  # the page never changes
+    browser.set_timeout(1.5)
+    with pytest.raises(PageLoadError, match=r"slow\.html did not finish loading within 1\.5 s"):
+        browser.get(site.add("/slow.html", html_page("slow", links=3)))
+    assert browser.execute("return location.href") == before
+
+
+def test_get_gives_up_on_a_page_that_never_loads(browser, site):
+    browser.set_timeout(1.5)
+    hanging = site.add("/hanging.html", html_page("hanging", links=1), delay=None)
+    start = time.monotonic()
+    with pytest.raises(PageLoadError, match=r"hanging\.html did not finish loading within 1\.5 s"):
+        browser.get(hanging)
+    assert time.monotonic() - start < 15
+
+
+class FakeBrowser:
+    """Answers ``get`` and ``run_async`` with the snapshots given, one per page opening."""
+
+    def __init__(self, *snapshots: dict) -> None:
+        self.snapshots, self.opened = list(snapshots), 0
+
+    def get(self, url: str) -> str:
+        self.opened += 1
+        return url
+
+    def run_async(self, script: str) -> dict:
+        return self.snapshots.pop(0)
+
+
+def test_an_empty_or_stale_snapshot_fails_and_is_not_kept(tmp_path):
+    url = (tmp_path / "page.html").as_uri()
+    nothing = {"images": [], "figures": [], "links": [], "ids": []}
+    loading = dict(nothing, url=url, state="loading")
+    stale = dict(nothing, url=(tmp_path / "before.html").as_uri(), state="complete", ids=["x"])
+    full = dict(nothing, url=url, state="complete", links=[{"href": "#x"}], ids=["x"])
+    assert len(snapshot_problems(loading, url)) == 2
+    assert snapshot_problems(stale, url) == [
+        f"the snapshot is of {stale['url']}, not of the page opened, {url}"
+    ]
+    assert snapshot_problems(full, url) == []
+
+    browser = FakeBrowser(loading, stale, full)
+    snapshots = Snapshots(browser, tmp_path)
+    with pytest.raises(AssertionError, match="page.html: nothing checked: .*readyState 'loading'"):
+        snapshots("page.html")
+    with pytest.raises(AssertionError, match="nothing checked: the snapshot is of .*before.html"):
+        snapshots("page.html")
+    assert snapshots("page.html") is full and snapshots("page.html") is full
+    assert browser.opened == 3  # the bad snapshots were not kept; the good one is

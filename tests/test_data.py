@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import shutil
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -463,3 +466,220 @@ def test_load_digits_splits_look_like_fashion_mnist():
     assert set(digits.test.y.tolist()) == set(range(10))
     with pytest.raises(ValueError, match=r"test_size must be an integer in \[100, 1497\]"):
         data.load_digits_splits(test_size=10)
+
+
+# -- data errors that name the remedy ----------------------------------------
+
+
+def test_missing_folder_is_named(isolated, monkeypatch):
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(isolated / "nowhere"))
+    with pytest.raises(DataNotFoundError, match=r"is set, but .*nowhere does not exist\.\n"):
+        data.locate_fashion_mnist()
+
+
+def test_missing_files_are_named(isolated, monkeypatch):
+    folder = isolated / "mine"
+    folder.mkdir()
+    for spec in list(FILES.values())[:2]:
+        (folder / spec.filename).write_bytes(b"")
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(folder))
+    with pytest.raises(DataNotFoundError) as info:
+        data.locate_fashion_mnist()
+    first_line = str(info.value).splitlines()[0]
+    assert first_line.endswith(
+        "lacks t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz "
+        "(the other 2 files are there)."
+    ), first_line
+
+
+def test_each_searched_folder_says_what_it_lacks(isolated):
+    system = isolated / "system"
+    system.mkdir()
+    (system / FILES["train_images"].filename).write_bytes(b"")
+    with pytest.raises(DataNotFoundError) as info:
+        data.locate_fashion_mnist(download=False)
+    message = str(info.value)
+    assert f"{system} (Debian package dataset-fashion-mnist): lacks train-labels" in message
+    cache = isolated / "keras" / "datasets" / "fashion-mnist"
+    assert f"{cache} (Keras cache): does not exist" in message
+
+
+@pytest.mark.parametrize(
+    "key, count, other",
+    [
+        ("train_images", 10_000, "t10k-images-idx3-ubyte.gz"),
+        ("test_labels", 60_000, "train-labels-idx1-ubyte.gz"),
+    ],
+)
+def test_swapped_train_and_test_files_are_named(tmp_path, key, count, other):
+    spec = FILES[key]
+    dims = (count, 28, 28) if spec.magic == data.files.IMAGES_MAGIC else (count,)
+    write_idx(tmp_path / spec.filename, spec.magic, dims, b"")  # the header decides
+    with pytest.raises(DataError) as info:
+        data.read_idx(tmp_path / spec.filename, spec)
+    message = str(info.value)
+    assert f"header says {count:,} items, expected {spec.count:,}" in message
+    assert f"the count of {other}" in message and "look swapped" in message
+
+
+@pytest.fixture(scope="module")
+def unprivileged(tmp_path_factory) -> list[str]:
+    """A command prefix that runs without root's power to ignore file modes.
+
+    The tests run as root, which reads any file whatever its mode. As root,
+    ``setpriv`` drops every capability (CAP_DAC_OVERRIDE included) from the
+    command it starts; the prefix is probed on a file of mode 000 first.
+    """
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root, which ignores file modes, and setpriv is not installed")
+    prefix = [setpriv, "--inh-caps=-all", "--bounding-set=-all"]
+    probe = tmp_path_factory.mktemp("probe") / "locked"
+    probe.write_text("secret")
+    probe.chmod(0)
+    result = subprocess.run(
+        [*prefix, sys.executable, "-c", "import sys; open(sys.argv[1])", str(probe)],
+        capture_output=True,
+        text=True,
+    )
+    if "PermissionError" not in result.stderr:
+        pytest.skip(f"running as root and setpriv cannot drop root's capabilities: {result}")
+    return prefix
+
+
+@pytest.fixture
+def lock():
+    """``lock(path)`` makes a path unreadable (mode 000) until the test ends."""
+    locked = []
+
+    def lock(path: Path) -> Path:
+        locked.append((path, path.stat().st_mode))
+        path.chmod(0)
+        return path
+
+    yield lock
+    for path, mode in reversed(locked):
+        path.chmod(mode)
+
+
+CLI_SCRIPT = """\
+import sys
+from pathlib import Path
+from course_lib.data import files
+from course_lib.__main__ import main
+files.SYSTEM_DATA_DIR = Path(sys.argv[1])
+sys.exit(main(["data"]))
+"""
+
+
+def run_cli(prefix: list[str], tmp_path: Path, system: Path, data_dir: Path | None = None):
+    """Run ``python -m course_lib data`` with the given system folder (and COURSE_DATA_DIR)."""
+    env = {k: v for k, v in os.environ.items() if k != data.DATA_DIR_ENV}
+    env["KERAS_HOME"] = str(tmp_path / "keras")
+    if data_dir is not None:
+        env[data.DATA_DIR_ENV] = str(data_dir)
+    return subprocess.run(
+        [*prefix, sys.executable, "-c", CLI_SCRIPT, str(system)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_cli_names_an_unreadable_data_folder(unprivileged, lock, tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    lock(folder)  # mode 000: Path.is_file() on a file in it raises PermissionError
+    result = run_cli(unprivileged, tmp_path, tmp_path / "system", data_dir=folder)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith(f"error: COURSE_DATA_DIR is set, but {folder} cannot be read")
+    assert "permission denied" in result.stderr
+    assert f"chmod -R a+rX {folder}" in result.stderr
+
+
+def test_cli_passes_over_an_unreadable_system_folder(unprivileged, lock, tmp_path):
+    system = tmp_path / "system"
+    system.mkdir()
+    lock(system)
+    result = run_cli(unprivileged, tmp_path, system)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("error: Fashion-MNIST was not found")
+    assert f"{system} (Debian package dataset-fashion-mnist): cannot be read" in result.stderr
+
+
+@needs_data
+def test_cli_finds_the_keras_cache_behind_an_unreadable_system_folder(unprivileged, lock, tmp_path):
+    system = tmp_path / "system"
+    system.mkdir()
+    lock(system)
+    cache = copy_real_files(tmp_path / "keras" / "datasets" / "fashion-mnist")
+    result = run_cli(unprivileged, tmp_path, system)
+    assert result.returncode == 0, result.stderr
+    assert f"Fashion-MNIST found in {cache} (Keras cache)." in result.stdout
+
+
+def test_cli_names_an_unreadable_file_as_a_permission_problem(unprivileged, lock, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for spec in FILES.values():
+        (folder / spec.filename).write_bytes(b"not read")
+    path = lock(folder / FILES["train_images"].filename)
+    result = run_cli(unprivileged, tmp_path, tmp_path / "system", data_dir=folder)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith(f"error: {path}: cannot be read by this user")
+    assert "permission denied" in result.stderr and f"chmod a+r {path}" in result.stderr
+    assert "Delete it" not in result.stderr
+
+
+# -- [hardening] splits: nothing silently wrong -------------------------------
+
+
+def test_combine_refuses_raw_and_standardized_images_together():
+    raw = Split(np.full((3, 28, 28), 255, np.uint8), np.array([0, 1, 2]), "train")
+    scaled = Split(np.full((2, 28, 28), 2.08, np.float32), np.array([3, 4]), "valid")
+    with pytest.raises(ValueError) as info:
+        data.combine(raw, scaled)
+    message = str(info.value)
+    assert message.startswith(
+        "combine: the splits' images must be all raw pixels or all standardized; split 'train' "
+        "has uint8 images, split 'valid' float32."
+    )
+    assert "Standardize both or neither" in message
+    # the same kind of values combines (two float dtypes too)
+    both = data.combine(scaled, scaled.derive(scaled.x.astype(np.float64), scaled.y))
+    assert both.x.dtype.kind == "f" and len(both) == 4
+
+
+def test_combine_refuses_integer_and_float_labels_together():
+    x = np.zeros((2, 28, 28), np.uint8)
+    ints = Split(x, np.array([0, 1]), "train")
+    floats = Split(x, np.array([2.0, 3.0]), "valid")
+    with pytest.raises(
+        ValueError,
+        match=r"combine: the splits' labels must all be integer class "
+        r"indices; split 'valid' has float64 labels\. .*y\.astype\(np\.int64\)",
+    ):
+        data.combine(ints, floats)
+    mixed = data.combine(ints, ints.derive(x, np.array([2, 3], np.uint8)))
+    assert mixed.y.dtype.kind == "i" and mixed.y.tolist() == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("label, shown", [(10, "from 0 to 10"), (-1, "from -1 to 2")])
+def test_class_counts_refuses_labels_outside_the_ten_classes(label, shown):
+    split = Split(np.zeros((4, 28, 28), np.uint8), np.array([0, 1, 2, label]), "train")
+    with pytest.raises(
+        ValueError,
+        match=r"Split\.class_counts: the labels of the split must be "
+        rf"class indices in 0\.\.9 \(10 classes\); .*1 label outside .*\({shown}\)",
+    ):
+        split.class_counts()
+    counts = Split(split.x, np.array([0, 9, 9, 3]), "s").class_counts()
+    assert counts.tolist() == [1, 0, 0, 1, 0, 0, 0, 0, 0, 2]
+
+
+def test_fit_scaler_refuses_an_array():
+    with pytest.raises(TypeError, match="fit_scaler: train must be a course_lib.data.Split"):
+        data.fit_scaler(np.zeros((3, 28, 28), np.uint8))

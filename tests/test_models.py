@@ -252,3 +252,25 @@ def test_mobilenet_cnn_shape_and_width_multiplier_scaling():
         models.mobilenet_cnn(0)
     with pytest.raises(ValueError, match=r"mobilenet_cnn: dropout must be a number in \[0, 1\)"):
         models.mobilenet_cnn(dropout=1.5)
+
+
+# --- [hardening] an input shape without its channel axis -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "build, fn",
+    [
+        (lambda shape: models.small_cnn(input_shape=shape), "small_cnn"),
+        (lambda shape: models.mobilenet_cnn(input_shape=shape), "mobilenet_cnn"),
+    ],
+)
+def test_small_models_explain_a_missing_channel_axis(build, fn):
+    with pytest.raises(
+        ValueError,
+        match=rf"^{fn}: input_shape must be \(height, width, channels\); got \(28, 28\)\. "
+        r"Add the channel axis: \(28, 28\) becomes \(28, 28, 1\)\.$",
+    ):
+        build((28, 28))
+    with pytest.raises(TypeError, match=f"{fn}: input_shape must be"):
+        build(28)
+    assert build([32, 32, 3]).input_shape == (None, 32, 32, 3)

@@ -106,3 +106,35 @@ def test_throughput_rejects_wrong_shapes_uncompiled_training_and_non_models():
         measure_throughput(uncompiled, x, np.zeros(4), batch_size=2, repeats=1, training=True)
     with pytest.raises(TypeError, match="measure_throughput: expected a keras.Model"):
         measure_throughput(lambda v: v, x, batch_size=2, repeats=1)
+
+
+# --- [hardening] labels are checked before a training measurement ------------------
+
+
+@pytest.mark.parametrize(
+    "y, error, match",
+    [
+        (
+            np.array([0, 1, 2, 3, 0, 1, 2, 0]),
+            ValueError,
+            r"the labels of y must be class indices in 0\.\.2 \(3 classes, the units of the "
+            r"model's output\); y has 1 label outside that range \(from 0 to 3\)",
+        ),
+        (
+            np.eye(3)[np.zeros(8, int)],
+            ValueError,
+            r"the labels of y must be one class index per image.*y\.argmax\(axis=-1\)",
+        ),
+        (np.zeros(8), TypeError, "the labels of y must be integer class indices"),
+    ],
+)
+def test_training_throughput_refuses_labels_the_model_cannot_learn(y, error, match):
+    model = tiny_model()
+    weights = model.get_weights()
+    x = np.zeros((8, 6, 6, 1), np.float32)
+    with pytest.raises(error, match=f"measure_throughput: {match}"):
+        measure_throughput(model, x, y, batch_size=4, repeats=1, training=True)
+    for before, after in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(before, after)
+    # inference never looks at labels
+    assert measure_throughput(model, x, y, batch_size=4, repeats=1).images == 8

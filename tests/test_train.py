@@ -355,3 +355,140 @@ def test_seeded_training_repeats():
 
     assert run() == run()
     assert isinstance(keras.__version__, str)
+
+
+# --------------------------------------------------------------------------
+# [hardening] labels, pixel values and monitor are checked before training
+# --------------------------------------------------------------------------
+
+
+def relabeled(split: Split, y: np.ndarray) -> Split:
+    return split.derive(split.x, y)
+
+
+def test_fit_and_evaluate_refuse_labels_outside_the_models_classes():
+    model = tiny_cnn(num_classes=4)
+    train_split, valid = toy_split(16), toy_split(8, seed=1, name="valid")
+    outside = relabeled(train_split, np.where(np.arange(16) == 5, 10, train_split.y))
+    expected = (
+        r"the labels of {} must be class indices in 0\.\.3 \(4 classes, the units of the "
+        r"model's output\); split '{}' has 1 label outside that range \(from 0 to 10\)"
+    )
+    with pytest.raises(ValueError, match="fit: " + expected.format("train", "toy")):
+        train.fit(model, outside, epochs=1, verbose=0)
+    bad_valid = relabeled(valid, np.full(8, 10))
+    with pytest.raises(ValueError, match=r"fit: the labels of valid must be .*8 labels outside"):
+        train.fit(model, train_split, bad_valid, epochs=1, verbose=0)
+    test = toy_split(8, seed=2, name="test")
+    with pytest.raises(ValueError, match=r"evaluate: the labels of split .*from -1 to 3"):
+        train.evaluate(model, relabeled(test, np.r_[-1, test.y[1:]]))
+
+
+def test_fit_refuses_one_hot_and_float_labels_with_the_remedy():
+    model = tiny_cnn(num_classes=4)
+    split = toy_split(16)
+    one_hot = relabeled(split, np.eye(4)[split.y])
+    with pytest.raises(ValueError, match=r"fit: .*one class index per image.*y\.argmax\(axis=-1\)"):
+        train.fit(model, one_hot, epochs=1, verbose=0)
+    with pytest.raises(TypeError, match=r"fit: the labels of train must be integer class indices"):
+        train.fit(model, relabeled(split, split.y.astype(np.float32)), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"evaluate: .*one class index per image"):
+        train.evaluate(model, one_hot)
+
+
+def test_fit_and_evaluate_keep_working_on_segmentation_masks():
+    from course_lib import segmentation
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 16, 16, 1)).astype(np.float32)
+    masks = rng.integers(0, 11, (8, 16, 16)).astype(np.int32)
+    model = segmentation.fcn(filters=(4,))
+    history = train.fit(model, Split(x, masks, "train"), epochs=1, batch_size=4, verbose=0)
+    assert len(history.history["loss"]) == 1
+    assert 0 <= train.evaluate(model, Split(x, masks, "test"))["accuracy"] <= 1
+    with pytest.raises(
+        ValueError, match=r"fit: the labels of train must be class indices in 0\.\.10"
+    ):
+        train.fit(model, Split(x, masks + 1, "train"), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"one class index per pixel, shape \(N, H, W\)"):
+        train.fit(model, Split(x, masks[:, 0, 0], "train"), epochs=1, verbose=0)
+
+
+def test_fit_refuses_nan_and_infinite_images():
+    model = tiny_cnn(num_classes=4)
+    split = toy_split(16)
+    x = split.x.copy()
+    x[3, :2, 0, 0] = np.nan
+    x[7, 5, 5, 0] = np.inf
+    with pytest.raises(
+        ValueError,
+        match=r"fit: the images of train must be finite numbers; split 'toy' has 3 NaN or "
+        r"infinite pixel values in 2 of its 16 images",
+    ):
+        train.fit(model, split.derive(x, split.y), epochs=1, verbose=0)
+    valid = toy_split(8, seed=1, name="valid")
+    with pytest.raises(ValueError, match=r"fit: the images of valid must be finite"):
+        train.fit(model, split, valid.derive(x[:8], valid.y), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"evaluate: the images of split must be finite"):
+        train.evaluate(model, split.derive(x, split.y))
+
+
+@pytest.mark.parametrize("with_valid", [True, False])
+def test_fit_refuses_a_monitor_the_model_does_not_log(tmp_path, with_valid):
+    model = tiny_cnn(num_classes=4)
+    valid = toy_split(8, seed=1, name="valid") if with_valid else None
+    logged = (
+        "'loss', 'accuracy', 'val_loss', 'val_accuracy'" if with_valid else "'loss', 'accuracy'"
+    )
+    with pytest.raises(ValueError) as info:
+        train.fit(
+            model,
+            toy_split(16),
+            valid,
+            epochs=1,
+            verbose=0,
+            monitor="val_acc",
+            patience=1,
+            run_dir=tmp_path / "run",
+        )
+    assert str(info.value).startswith(
+        f"fit: monitor must be one of the metrics the model logs ({logged}); got 'val_acc'."
+    )
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_fit_accepts_the_metric_names_the_model_was_compiled_with():
+    model = tiny_cnn(num_classes=4)
+    model.compile(
+        optimizer="adam",
+        loss="sparse_categorical_crossentropy",
+        metrics=["acc", keras.metrics.SparseTopKCategoricalAccuracy(k=2, name="top2")],
+    )
+    history = train.fit(
+        model,
+        toy_split(16),
+        toy_split(8, seed=1, name="valid"),
+        epochs=1,
+        verbose=0,
+        monitor="val_top2",
+        patience=1,
+    )
+    assert {"val_acc", "val_top2"} <= set(history.history)
+    valid = toy_split(8, seed=1, name="valid")
+    with pytest.raises(ValueError, match=r"'val_acc', 'val_top2'\); got 'val_accuracy'"):
+        train.fit(model, toy_split(16), valid, epochs=1, verbose=0, patience=2)
+    # recompiled without metrics, Keras keeps logging the earlier ones: still accepted
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    history = train.fit(
+        model, toy_split(16), valid, epochs=1, verbose=0, monitor="val_acc", patience=1
+    )
+    assert "val_acc" in history.history
+    # without a run folder or patience, nothing uses monitor: it is not checked
+    plain = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(4, "softmax")]
+    )
+    plain.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    history = train.fit(plain, toy_split(16), valid, epochs=1, verbose=0)
+    assert set(history.history) == {"loss", "val_loss"}
+    with pytest.raises(ValueError, match=r"\('loss', 'val_loss'\); got 'val_accuracy'"):
+        train.fit(plain, toy_split(16), valid, epochs=1, verbose=0, patience=1)

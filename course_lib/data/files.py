@@ -21,6 +21,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import shlex
 import socket
 import struct
 from dataclasses import dataclass
@@ -143,8 +144,34 @@ def candidate_dirs() -> list[tuple[str, Path]]:
     ]
 
 
-def _has_all_files(folder: Path) -> bool:
-    return all((folder / spec.filename).is_file() for spec in FILES.values())
+def _permission_fix(path: Path, *, folder: bool) -> str:
+    """The command that makes ``path`` (a folder and its files, or a file) readable."""
+    command = f"chmod {'-R a+rX' if folder else 'a+r'} {shlex.quote(str(path))}"
+    above = "; a folder above it may need `chmod a+x` too" if folder else ""
+    return f"make it readable with `{command}` (prefix sudo if you do not own it{above})"
+
+
+def _folder_problem(folder: Path) -> str | None:
+    """Say why ``folder`` does not hold the four files; None when it does."""
+    try:
+        if not folder.exists():
+            return "does not exist"
+        if not folder.is_dir():
+            return "is not a folder"
+        missing = [s.filename for s in FILES.values() if not (folder / s.filename).is_file()]
+    except PermissionError:  # Path.is_file() raises it for a folder without x permission
+        fix = _permission_fix(folder, folder=True)
+        return f"cannot be read by this user (permission denied); {fix}"
+    except OSError as exc:
+        return f"cannot be read ({exc})"
+    if not missing:
+        return None
+    if len(missing) == len(FILES):
+        return "holds none of the four Fashion-MNIST files"
+    names = ", ".join(missing[:-1]) + " and " + missing[-1] if len(missing) > 1 else missing[0]
+    present = len(FILES) - len(missing)
+    there = "the other file is there" if present == 1 else f"the other {present} files are there"
+    return f"lacks {names} ({there})"
 
 
 def _remedies() -> str:
@@ -193,19 +220,22 @@ def locate_fashion_mnist(download: bool = True) -> tuple[Path, str]:
     Raises
     ------
     DataNotFoundError
-        With the three ways to get the data.
+        Saying what each folder searched lacks (it does not exist, which
+        files are missing, or it cannot be read), with the ways to get the data.
     """
-    searched = candidate_dirs()
-    for source, folder in searched:
-        if _has_all_files(folder):
+    problems = []
+    for source, folder in candidate_dirs():
+        problem = _folder_problem(folder)
+        if problem is None:
             return folder, source
-    looked = "\n".join(f"  - {folder} ({source})" for source, folder in searched)
-    if os.environ.get(DATA_DIR_ENV):
-        raise DataNotFoundError(
-            f"{DATA_DIR_ENV} is set, but the folder does not hold all four Fashion-MNIST "
-            f"files:\n{looked}\n{_remedies()}"
-        )
+        problems.append((source, folder, problem))
+    if os.environ.get(DATA_DIR_ENV):  # then it is the only folder searched
+        _, folder, problem = problems[0]
+        raise DataNotFoundError(f"{DATA_DIR_ENV} is set, but {folder} {problem}.\n{_remedies()}")
     if not download:
+        looked = "\n".join(
+            f"  - {folder} ({source}): {problem}" for source, folder, problem in problems
+        )
         raise DataNotFoundError(f"Fashion-MNIST was not found in:\n{looked}\n{_remedies()}")
     dest = keras_cache_dir()
     _download(dest)
@@ -215,6 +245,14 @@ def locate_fashion_mnist(download: bool = True) -> tuple[Path, str]:
 # --------------------------------------------------------------------------
 # Reading and validating the IDX files
 # --------------------------------------------------------------------------
+
+
+def _twin(spec: IdxFile, count: int) -> IdxFile | None:
+    """The other file of the same kind that holds ``count`` items, if any."""
+    for other in FILES.values():
+        if other.magic == spec.magic and other.count == count and other != spec:
+            return other
+    return None
 
 
 def read_idx(path: str | os.PathLike, spec: IdxFile) -> np.ndarray:
@@ -232,6 +270,11 @@ def read_idx(path: str | os.PathLike, spec: IdxFile) -> np.ndarray:
     try:
         with gzip.open(path, "rb") as f:
             raw = f.read()
+    except PermissionError:
+        raise DataError(
+            f"{path}: cannot be read by this user (permission denied); "
+            f"{_permission_fix(path, folder=False)}."
+        ) from None
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise DataError(
             f"{path}: not a readable gzip file ({exc}). Delete it and get it again."
@@ -251,7 +294,14 @@ def read_idx(path: str | os.PathLike, spec: IdxFile) -> np.ndarray:
         )
     count = struct.unpack(">I", raw[4:8])[0]
     if count != spec.count:
-        raise DataError(f"{path}: header says {count} items, expected {spec.count}.")
+        message = f"{path}: header says {count:,} items, expected {spec.count:,}."
+        twin = _twin(spec, count)
+        if twin is not None:
+            message += (
+                f" {count:,} is the count of {twin.filename}: the train and test files look "
+                "swapped. Give each file its right name, or get them again."
+            )
+        raise DataError(message)
     shape: tuple[int, ...] = (count,)
     if is_images:
         rows, cols = struct.unpack(">II", raw[8:16])

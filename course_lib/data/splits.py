@@ -120,8 +120,16 @@ class Split:
         return self.derive(self.x[index], self.y[index])
 
     def class_counts(self) -> np.ndarray:
-        """How many examples each of the ten classes has (class-index labels only)."""
-        _checks.check_split(self, "Split.class_counts", "the split", class_labels=True)
+        """How many examples each of the ten classes has (class-index labels only).
+
+        Raises
+        ------
+        TypeError, ValueError
+            Unless the labels are one class index in 0..9 per image.
+        """
+        fn = "Split.class_counts"
+        _checks.check_split(self, fn, "the split", class_labels=True)
+        _checks.check_labels(self, fn, "the split", NUM_CLASSES)
         return np.bincount(self.y, minlength=NUM_CLASSES)
 
 
@@ -158,8 +166,9 @@ def combine(*splits: Split, name: str = "train") -> Split:
     Raises
     ------
     ValueError
-        If no split is given, one of them is test data (whatever its name), or
-        their images (or labels) differ in shape.
+        If no split is given, one of them is test data (whatever its name),
+        their images (or labels) differ in shape, raw ``uint8`` images meet
+        standardized ``float`` ones, or integer labels meet float labels.
     """
     if not splits:
         raise ValueError("combine: pass at least one Split.")
@@ -171,12 +180,40 @@ def combine(*splits: Split, name: str = "train") -> Split:
         raise ValueError(
             f"combine: the splits' images or labels differ in shape ({sorted(map(str, shapes))})."
         )
+    _check_same_kind(splits)
     return Split(
         np.concatenate([s.x for s in splits]),
         np.concatenate([s.y for s in splits]),
         name,
         role="train",
     )
+
+
+def _kind(dtype: np.dtype) -> str:
+    if np.issubdtype(dtype, np.integer):
+        return "integer"
+    return "float" if np.issubdtype(dtype, np.floating) else str(dtype)
+
+
+def _check_same_kind(splits: Sequence[Split]) -> None:
+    """Refuse to concatenate integer with float images or labels (NumPy would make all float)."""
+    first = splits[0]
+    for split in splits[1:]:
+        if _kind(split.x.dtype) != _kind(first.x.dtype):
+            raise ValueError(
+                "combine: the splits' images must be all raw pixels or all standardized; "
+                f"split {first.name!r} has {first.x.dtype} images, split {split.name!r} "
+                f"{split.x.dtype}. Together their values would mean two different things "
+                "(0..255 and standard deviations). Standardize both or neither: combine the "
+                "splits of data.load_splits(), or those of data.standardize()."
+            )
+    if len({_kind(split.y.dtype) for split in splits}) > 1:
+        odd = next(split for split in splits if _kind(split.y.dtype) != "integer")
+        raise ValueError(
+            "combine: the splits' labels must all be integer class indices; split "
+            f"{odd.name!r} has {odd.y.dtype} labels. Combined, every label would become "
+            f"{odd.y.dtype}. Convert them first: split.derive(split.x, split.y.astype(np.int64))."
+        )
 
 
 def fit_scaler(train: Split):

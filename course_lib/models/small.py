@@ -54,11 +54,13 @@ def small_cnn(
     Raises
     ------
     ValueError
-        If ``downsample`` is not one of the four choices.
+        If ``downsample`` is not one of the four choices, or ``input_shape``
+        is not (height, width, channels).
     """
     _checks.check_choice(
         downsample, "small_cnn", "downsample", ("maxpool", "avgpool", "stride", "none")
     )
+    input_shape = _checks.check_image_shape(input_shape, "small_cnn")
     model = keras.Sequential(name=name or f"small_cnn_{downsample}")
     model.add(keras.Input(shape=input_shape))
     for i, n in enumerate(filters):
@@ -178,6 +180,12 @@ def mobilenet_cnn(
         Dropout rate before the output layer (0 disables it).
     num_classes, input_shape, name
         As in any Keras model.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``width_multiplier`` is not above 0, ``dropout`` not in [0, 1), or
+        ``input_shape`` not (height, width, channels).
     """
     width_multiplier = _checks.check_real(
         width_multiplier,
@@ -188,6 +196,7 @@ def mobilenet_cnn(
         hint=" (e.g. 0.25 to 1)",
     )
     _checks.check_real(dropout, "mobilenet_cnn", "dropout", low=0, high=1, high_open=True)
+    input_shape = _checks.check_image_shape(input_shape, "mobilenet_cnn")
 
     def scaled(channels: int) -> int:
         return max(1, round(channels * width_multiplier))
