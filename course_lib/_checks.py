@@ -288,28 +288,19 @@ def check_labels(
     label_shape: tuple[int | None, ...] = (),
     source: str = "",
 ) -> Any:
-    """Return ``labels`` if they are class indices that ``num_classes`` classes can learn.
+    """Return ``labels`` (a Split or an array of labels) if they are class indices in 0..K-1.
 
-    Parameters
-    ----------
-    labels : Split or np.ndarray
-        A split (its labels are checked) or an array of labels.
-    num_classes : int
-        K: the labels must lie in ``0..K-1``.
-    label_shape : tuple, default ()
-        The shape of one example's label: ``()`` for a classifier (one class
-        index per image), ``(H, W)`` for segmentation (one per pixel; ``None``
-        matches any size).
-    source : str, optional
-        Where K comes from, for the message (e.g. "the units of the model's output").
+    ``label_shape`` is the shape of one example's label: ``()`` for a
+    classifier, ``(H, W)`` for segmentation (``None`` matches any size).
+    ``source`` says where K (``num_classes``) comes from, for the message.
 
     Raises
     ------
     ValueError
-        If the labels have the wrong shape (one-hot labels get the remedy
-        ``argmax``) or a label lies outside ``0..K-1`` (the message counts them).
+        For labels of the wrong shape (one-hot ones get the remedy ``argmax``)
+        or outside ``0..K-1`` (the message counts them).
     TypeError
-        If the labels are not integers (floats, booleans).
+        For labels that are not integers (floats, booleans).
     """
     y, where = _labels_of(labels, name)
     shape = tuple(y.shape[1:])
@@ -347,8 +338,7 @@ def check_labels(
         raise ValueError(
             f"{fn}: the labels of {name} must be class indices in 0..{num_classes - 1} "
             f"({classes}); {where} {outside} label{'s' if outside > 1 else ''} outside that "
-            f"range (from {low} to {high})."
-            f"{remedy}."
+            f"range (from {low} to {high}).{remedy}."
         )
     return labels
 
@@ -433,8 +423,7 @@ def check_image_shape(shape: object, fn: str, name: str = "input_shape") -> tupl
     if isinstance(shape, (str, bytes)) or not isinstance(shape, Sequence):
         raise TypeError(f"{fn}: {name} must be {what}; got {shape!r}.")
     if len(shape) != 3:
-        hint = ""
-        if len(shape) == 2:
-            hint = f" Add the channel axis: {tuple(shape)} becomes {(*shape, 1)}."
-        raise ValueError(f"{fn}: {name} must be {what}; got {tuple(shape)}.{hint}")
+        got = "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+        hint = f" Add the channel axis: {got} becomes {got[:-1]}, 1)." if len(shape) == 2 else ""
+        raise ValueError(f"{fn}: {name} must be {what}; got {got}.{hint}")
     return tuple(check_int(s, fn, name, low=1) for s in shape)

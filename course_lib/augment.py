@@ -18,12 +18,9 @@ integer repeats the random draws, None (the default) does not.
 from __future__ import annotations
 
 import math
-import statistics
-import time
 from collections.abc import Callable
 
 import keras
-import numpy as np
 from keras import layers, ops
 
 from course_lib import _checks
@@ -34,7 +31,6 @@ __all__ = [
     "pipeline",
     "with_augmentation",
     "training_dataset",
-    "images_per_second",
 ]
 
 
@@ -122,13 +118,6 @@ class RandomErasing(keras.layers.Layer):
             self.value = _checks.check_real(value, fn, "value", hint=hint)
         self.seed = _checks.check_seed(seed, fn)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
-
-    def _assert_input_compatibility(self, arg_0):
-        # Keras checks its inputs here, before `call`, whose errors it wraps in its own text.
-        shape = getattr(arg_0, "shape", None)
-        if shape is not None:
-            _check_batch(tuple(shape), "RandomErasing")
-        super()._assert_input_compatibility(arg_0)
 
     def call(self, inputs, training: bool = True):
         x = ops.convert_to_tensor(inputs)
@@ -287,28 +276,7 @@ def pipeline(
     augmentation = keras.Sequential(steps, name="augmentation")
     # A batch only: Keras' layers would take (N, 28, 28) as one image of 28 channels.
     augmentation.input_spec = keras.InputSpec(ndim=4)
-    _explain_input_errors(augmentation, fn)
     return augmentation
-
-
-def _explain_input_errors(layer: keras.layers.Layer, fn: str) -> None:
-    """Make ``layer`` refuse anything but a batch (N, H, W, C) with the course's message.
-
-    Keras checks a layer's ``input_spec`` in ``Layer._assert_input_compatibility``
-    and words its error in its own terms ("expected ndim=4, found ndim=3");
-    this instance gets its own check first, with the remedy. The class stays
-    ``keras.Sequential`` (model summaries and saved models are unchanged); a
-    reloaded model falls back to Keras' own message.
-    """
-    keras_check = layer._assert_input_compatibility
-
-    def check(inputs, *args, **kwargs):
-        shape = getattr(inputs, "shape", None)
-        if shape is not None:
-            _check_batch(tuple(shape), fn)
-        return keras_check(inputs, *args, **kwargs)
-
-    layer._assert_input_compatibility = check
 
 
 def with_augmentation(model: keras.Model, augmentation: keras.layers.Layer) -> keras.Sequential:
@@ -425,43 +393,3 @@ def training_dataset(
     if prefetch:
         dataset = dataset.prefetch(tf.data.AUTOTUNE)
     return dataset
-
-
-def images_per_second(dataset, repeats: int = 3) -> float:
-    """Median images per second of full passes over a dataset of ``(images, labels)`` batches.
-
-    Defined in chapter "Data augmentation".
-
-    Each pass iterates the whole dataset and touches every batch, as
-    ``model.fit`` would, but trains nothing: it measures how fast the input
-    pipeline alone can deliver images. One untimed pass comes first (tracing,
-    filling a cache).
-
-    Parameters
-    ----------
-    dataset : tf.data.Dataset
-        Finite, yielding ``(images, labels)`` batches.
-    repeats : int, default 3
-        Timed passes; the median is returned.
-
-    Raises
-    ------
-    TypeError, ValueError
-        If ``repeats`` is not an integer >= 1, or the dataset yields no images.
-    """
-    repeats = _checks.check_int(repeats, "images_per_second", "repeats", low=1)
-
-    def one_pass() -> int:
-        count = 0
-        for images, _ in dataset:
-            count += int(np.shape(images)[0])
-        return count
-
-    if one_pass() == 0:
-        raise ValueError("images_per_second: dataset must yield images; got none.")
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        count = one_pass()
-        rates.append(count / (time.perf_counter() - start))
-    return float(statistics.median(rates))

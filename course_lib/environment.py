@@ -1,10 +1,12 @@
-"""What a chapter ran on: package versions, hardware, and how long it took.
+"""What a chapter ran on: package versions, hardware, how long it took, and which code.
 
 Defined in chapter "Setup and data".
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import platform
 import sys
@@ -18,6 +20,8 @@ __all__ = [
     "hardware",
     "environment_report",
     "Stopwatch",
+    "COLAB_CELL_KEY",
+    "code_sha256",
 ]
 
 PACKAGES = ("tensorflow", "keras", "keras-tuner", "numpy", "pandas", "scikit-learn", "matplotlib")
@@ -82,3 +86,49 @@ class Stopwatch:
     def minutes(self) -> float:
         """Minutes elapsed since the stopwatch was created."""
         return self.seconds / 60
+
+
+COLAB_CELL_KEY = "colab_install"  # metadata key of the hidden Colab install cell
+
+
+def _text(source: str | list[str]) -> str:
+    text = "".join(source) if isinstance(source, list) else source
+    return "\n".join(line.rstrip() for line in text.splitlines()).strip("\n")
+
+
+def code_sha256(notebook: dict) -> str:
+    r"""Return the SHA-256 (hex) of a notebook's code: its code cells' sources, in order.
+
+    Defined in chapter "Setup and data"; ``scripts/execute_notebooks.py`` records it
+    in the notebook's metadata, so a test can tell whether the stored outputs come
+    from the stored code.
+
+    Only what runs counts: markdown and raw cells, outputs, execution counts and
+    metadata do not, nor trailing whitespace. The hidden Colab install cell (metadata
+    ``colab_install``, written by ``scripts/colab_cell.py``) does not count either: off
+    Colab it does nothing and prints nothing, and it changes with the repository's
+    address, not with the chapter. The digest is that of the JSON list of the
+    remaining sources, each with trailing whitespace removed from its lines and its
+    leading and trailing blank lines removed.
+
+    Parameters
+    ----------
+    notebook : dict
+        A notebook as ``nbformat.read`` or ``json.load`` return it.
+
+    Examples
+    --------
+    >>> code = {"cell_type": "code", "source": "x = 1  \n", "metadata": {}}
+    >>> text = {"cell_type": "markdown", "source": "# Title", "metadata": {}}
+    >>> a = code_sha256({"cells": [text, code]})
+    >>> a == code_sha256({"cells": [dict(code, source="x = 1", outputs=["1"])]})
+    True
+    >>> a == code_sha256({"cells": [dict(code, source="x = 2")]})
+    False
+    """
+    sources = [
+        _text(cell["source"])
+        for cell in notebook["cells"]
+        if cell["cell_type"] == "code" and not cell.get("metadata", {}).get(COLAB_CELL_KEY)
+    ]
+    return hashlib.sha256(json.dumps(sources, ensure_ascii=False).encode("utf-8")).hexdigest()

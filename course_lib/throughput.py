@@ -20,7 +20,7 @@ import numpy as np
 
 from course_lib import _checks
 
-__all__ = ["Throughput", "measure_throughput"]
+__all__ = ["Throughput", "measure_throughput", "images_per_second"]
 
 
 @dataclass(frozen=True)
@@ -198,3 +198,43 @@ def measure_throughput(
     return Throughput(
         tuple(rates), "training" if training else "inference", int(batch_size), steps * batch_size
     )
+
+
+def images_per_second(dataset, repeats: int = 3) -> float:
+    """Median images per second of full passes over a dataset of ``(images, labels)`` batches.
+
+    Defined in chapter "Data augmentation" (the speed of input pipelines).
+
+    Each pass iterates the whole dataset and touches every batch, as
+    ``model.fit`` would, but trains nothing: it measures how fast the input
+    pipeline alone can deliver images. One untimed pass comes first (tracing,
+    filling a cache).
+
+    Parameters
+    ----------
+    dataset : tf.data.Dataset
+        Finite, yielding ``(images, labels)`` batches.
+    repeats : int, default 3
+        Timed passes; the median is returned.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``repeats`` is not an integer >= 1, or the dataset yields no images.
+    """
+    repeats = _checks.check_int(repeats, "images_per_second", "repeats", low=1)
+
+    def one_pass() -> int:
+        count = 0
+        for images, _ in dataset:
+            count += int(np.shape(images)[0])
+        return count
+
+    if one_pass() == 0:
+        raise ValueError("images_per_second: dataset must yield images; got none.")
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        count = one_pass()
+        rates.append(count / (time.perf_counter() - start))
+    return float(statistics.median(rates))

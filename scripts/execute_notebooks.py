@@ -1,55 +1,148 @@
 """Re-run chapter notebooks in place and store their outputs (``make execute``).
 
-Usage: ``python scripts/execute_notebooks.py [book/02_convolution.ipynb ...]``
-(default: every notebook in book/). Uses the profile in COURSE_PROFILE (the
-Makefile sets ``full``), prints each notebook's wall time and records it,
-with the hardware, in book/execution_times.json.
+Usage: ``COURSE_PROFILE=full python scripts/execute_notebooks.py [book/02_convolution.ipynb ...]``
+(default: every notebook in book/; the profile is ``course_lib.profile()``'s, full when
+COURSE_PROFILE is unset).
+
+Each executed notebook records where its outputs come from, in its metadata under
+``course_execution``: the SHA-256 of its code (``course_lib.environment.code_sha256``),
+the profile, the date (UTC, when the run started), the wall time in seconds, the
+hardware, and the ``course_lib`` version with the git commit it ran with and whether
+``course_lib/`` differed from that commit (``dirty``; also true when git cannot tell).
+A full-profile run of a chapter in book/ records the same in book/execution_times.json,
+which the book's *Execution report* page shows. tests/test_notebooks.py fails when a
+chapter's code no longer has the recorded hash: re-execute the chapter then.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import os
+import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
-from course_lib.environment import hardware, package_versions
+import course_lib  # first: keeps TensorFlow's log lines quiet
+from course_lib.environment import code_sha256, hardware, package_versions
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMES = ROOT / "book" / "execution_times.json"
+BOOK = ROOT / "book"
+TIMES = BOOK / "execution_times.json"
+KEY = "course_execution"  # the notebook metadata key
+ENTRY_KEYS = ("seconds", "date", "hardware", "code_sha256", "commit")
 
 
-def execute(path: Path) -> float:
-    """Execute one notebook in its own folder, write it back, return seconds."""
+def _git(*args: str) -> str | None:
+    """Output of ``git args`` in the repository, or None where git cannot answer."""
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def library_revision() -> dict[str, object]:
+    """The ``course_lib`` a run uses: version, short commit, and whether it is modified."""
+    commit = _git("rev-parse", "--short", "HEAD")
+    status = _git("status", "--porcelain", "--", "course_lib") if commit else None
+    return {
+        "version": course_lib.__version__,
+        "commit": commit or "unknown",
+        "dirty": status is None or status != "",
+    }
+
+
+@functools.cache
+def machine() -> str:
+    """``environment.hardware()``, with TensorFlow imported so that it counts the GPUs."""
+    import tensorflow  # noqa: F401
+
+    return hardware()
+
+
+def utc_now() -> str:
+    """The current time, ISO 8601 in UTC to the second: ``2025-01-31T12:00:00Z``."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def execute(path: Path, profile: str) -> dict[str, object]:
+    """Execute one notebook in its own folder, write it back with its record, return it."""
     nb = nbformat.read(path, as_version=4)
+    run: dict[str, object] = {
+        "code_sha256": code_sha256(nb),
+        "profile": profile,
+        "date": utc_now(),
+        "course_lib": library_revision(),
+    }
     start = time.perf_counter()
     NotebookClient(
         nb, timeout=7200, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     ).execute()
-    seconds = time.perf_counter() - start
+    run["seconds"] = round(time.perf_counter() - start, 1)
+    run["hardware"] = machine()
+    nb.metadata[KEY] = {
+        key: run[key]
+        for key in ("code_sha256", "profile", "date", "seconds", "hardware", "course_lib")
+    }
     nbformat.write(nb, path)
-    return seconds
+    return nb.metadata[KEY]
+
+
+def load_times(path: Path) -> dict[str, dict]:
+    """Read an execution-times file (an empty record if there is none); check its shape."""
+    if not path.exists():
+        return {"notebooks": {}, "versions": {}}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    entries = data.get("notebooks") if isinstance(data, dict) else None
+    if not isinstance(entries, dict) or not all(
+        isinstance(e, dict) and set(e) == set(ENTRY_KEYS) for e in entries.values()
+    ):
+        raise ValueError(
+            f"execute_notebooks: {path} must hold {{'notebooks': {{name: {{"
+            f"{', '.join(ENTRY_KEYS)}}}}}, 'versions': {{...}}}}; fix or delete it."
+        )
+    return data
+
+
+def record(path: Path, name: str, run: dict[str, object]) -> None:
+    """Record the run of notebook ``name`` in the execution-times file ``path``."""
+    # read just before writing: another execution may have recorded its chapter meanwhile
+    data = load_times(path)
+    library = run["course_lib"]
+    data["notebooks"][name] = {
+        "seconds": run["seconds"],
+        "date": run["date"],
+        "hardware": run["hardware"],
+        "code_sha256": run["code_sha256"],
+        "commit": library["commit"] + ("-dirty" if library["dirty"] else ""),
+    }
+    data["versions"] = package_versions()
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def main(argv: list[str]) -> int:
-    paths = [Path(p).resolve() for p in argv] or sorted((ROOT / "book").glob("*.ipynb"))
-    profile = os.environ.get("COURSE_PROFILE", "full")
+    paths = [Path(p).resolve() for p in argv] or sorted(BOOK.glob("*.ipynb"))
+    profile = course_lib.profile().name
+    load_times(TIMES)  # a malformed file fails now, not after an hour of execution
     for path in paths:
         shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         print(f"executing {shown} ({profile} profile) ...", flush=True)
-        seconds = execute(path)
-        print(f"  {seconds:7.1f} s", flush=True)
-        if profile == "full" and path.parent == ROOT / "book":
-            # read just before writing: another execution may have recorded its chapter meanwhile
-            record = json.loads(TIMES.read_text()) if TIMES.exists() else {"notebooks": {}}
-            record["notebooks"][path.name] = round(seconds, 1)
-            record["hardware"] = hardware()
-            record["versions"] = package_versions()
-            TIMES.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        run = execute(path, profile)
+        library = run["course_lib"]
+        print(
+            f"  {run['seconds']:7.1f} s, code {run['code_sha256'][:10]}, course_lib "
+            f"{library['commit']}{' (modified)' if library['dirty'] else ''}",
+            flush=True,
+        )
+        if profile == "full" and path.parent == BOOK:
+            record(TIMES, path.name, run)
     return 0
 
 

@@ -309,6 +309,8 @@ def test_check_image_shape():
         "f: input_shape must be (height, width, channels); got (28, 28). "
         "Add the channel axis: (28, 28) becomes (28, 28, 1)."
     )
+    with pytest.raises(ValueError, match=r"got \(28, 28\)\. .*becomes \(28, 28, 1\)\.$"):
+        _checks.check_image_shape([np.int64(28), 28], "f")
     with pytest.raises(ValueError, match=r"channels\); got \(1, 28, 28, 1\)\.$"):
         _checks.check_image_shape((1, 28, 28, 1), "f")
     with pytest.raises(TypeError, match="f: input_shape must be"):

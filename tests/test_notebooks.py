@@ -1,11 +1,16 @@
 """The conventions every chapter notebook keeps (see CONTRIBUTING.md).
 
 nbval checks that a notebook still produces its stored outputs; these tests
-check how the notebooks are stored.
+check how the notebooks are stored, and that the stored outputs come from the
+stored code (the code hash scripts/execute_notebooks.py records).
 """
 
 from __future__ import annotations
 
+import ast
+import copy
+import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -13,9 +18,27 @@ import nbformat
 import pytest
 import yaml
 
+from course_lib.environment import COLAB_CELL_KEY, code_sha256
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
+TIMES = ROOT / "book" / "execution_times.json"
 IGNORE = "# NBVAL_IGNORE_OUTPUT"
+RERUN = "COURSE_PROFILE=full .venv/bin/python scripts/execute_notebooks.py book/{}"
+
+# Chapters whose stored outputs come from a run before scripts/execute_notebooks.py
+# recorded the code hash. Re-execute one (RERUN) and remove it from here; a chapter
+# listed here whose code does match its record fails the test, so the list cannot go stale.
+PENDING = {
+    "01_data.ipynb",
+    "02_convolution.ipynb",
+    "03_pooling.ipynb",
+    "04_cnn.ipynb",
+    "05_separable.ipynb",
+    "06_augmentation.ipynb",
+    "07_transfer.ipynb",
+    "08_tuning.ipynb",
+}
 
 
 def code_cells(path: Path) -> list:
@@ -88,3 +111,92 @@ def test_toc_lists_exactly_the_chapters():
     listed = {f for f in files if (ROOT / (f + ".ipynb")).exists()}
     on_disk = {str(p.relative_to(ROOT).with_suffix("")) for p in NOTEBOOKS}
     assert listed == on_disk, f"notebooks not in _toc.yml: {sorted(on_disk - listed)}"
+
+
+# --------------------------------------------------------------------------
+# The stored outputs come from the stored code
+# --------------------------------------------------------------------------
+
+
+def test_pending_lists_only_chapters():
+    strays = PENDING - {p.name for p in NOTEBOOKS}
+    assert not strays, f"PENDING names notebooks that are not chapters: {sorted(strays)}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_outputs_come_from_the_stored_code(path):
+    """The code cells still have the hash recorded by the full-profile run that stored them."""
+    nb = nbformat.read(path, as_version=4)
+    run = nb.metadata.get("course_execution", {})
+    current = code_sha256(nb)
+    if path.name in PENDING:
+        assert run.get("code_sha256") != current, (
+            f"{path.name} now has the code of its recorded run: remove it from PENDING "
+            "in tests/test_notebooks.py"
+        )
+        return
+    assert run, (
+        f"{path.name}: no record of the run that stored its outputs; "
+        f"re-execute it: {RERUN.format(path.name)}"
+    )
+    assert run["code_sha256"] == current, (
+        f"{path.name}: its code cells changed since the run of {run['date']} that stored its "
+        f"outputs; re-execute it: {RERUN.format(path.name)}"
+    )
+    assert run["profile"] == "full", (
+        f"{path.name}: its outputs come from the {run['profile']} profile; "
+        f"re-execute it: {RERUN.format(path.name)}"
+    )
+    entry = json.loads(TIMES.read_text(encoding="utf-8"))["notebooks"].get(path.name) or {}
+    assert entry.get("code_sha256") == current and entry.get("date") == run["date"], (
+        f"book/execution_times.json does not record the run of {path.name} of {run['date']}; "
+        "commit the file with the notebook"
+    )
+
+
+def _colab_cell():
+    spec = importlib.util.spec_from_file_location("colab_cell", ROOT / "scripts" / "colab_cell.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_cell_left_out_of_the_hash_is_the_colab_cell(path):
+    """The code hash skips the Colab install cell, so that cell must be the code
+    scripts/colab_cell.py writes, which does nothing off Colab (compared as syntax trees:
+    ruff may have reformatted it)."""
+    colab_cell = _colab_cell()
+    assert colab_cell.MARKER == COLAB_CELL_KEY
+    skipped = [c for c in nbformat.read(path, as_version=4).cells if c.metadata.get(COLAB_CELL_KEY)]
+    assert len(skipped) <= 1, f"{path.name}: {len(skipped)} cells are marked {COLAB_CELL_KEY}"
+    for cell in skipped:
+        assert cell.cell_type == "code"
+        expected = colab_cell.cell_source(*colab_cell.repository())
+        assert ast.dump(ast.parse(cell.source)) == ast.dump(ast.parse(expected)), (
+            f"{path.name}: the Colab install cell is not the one scripts/colab_cell.py writes; "
+            "run make colab"
+        )
+
+
+def test_code_hash_follows_the_code_and_nothing_else():
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    digest = code_sha256(nb)
+    other = copy.deepcopy(nb)
+    text = next(c for c in other.cells if c.cell_type == "markdown")
+    text.source += "\n\nA new paragraph."
+    code = [c for c in other.cells if c.cell_type == "code" and not c.metadata.get(COLAB_CELL_KEY)]
+    for cell in code:
+        cell.outputs, cell.execution_count = [], None
+        cell.metadata["tags"] = ["changed"]
+        cell.source += "   \n\n"
+    for cell in other.cells:
+        if cell.metadata.get(COLAB_CELL_KEY):
+            cell.source = cell.source.replace("https://", "https://example.org/")
+    assert code_sha256(other) == digest, "prose, outputs, metadata or trailing blanks counted"
+    code[-1].source += "\nprint()"
+    assert code_sha256(other) != digest, "a changed code cell kept the hash"
+    moved = copy.deepcopy(nb)
+    first, second = [c for c in moved.cells if c.cell_type == "code"][-2:]
+    first.source, second.source = first.source + "\n" + second.source, ""
+    assert code_sha256(moved) != digest, "moving code from one cell to another kept the hash"

@@ -7,7 +7,10 @@ import math
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from course_lib import augment, throughput
+from course_lib.data import Split
 from course_lib.throughput import Throughput, measure_throughput
 
 # --- throughput ---------------------------------------------------------------------
@@ -138,3 +141,21 @@ def test_training_throughput_refuses_labels_the_model_cannot_learn(y, error, mat
         np.testing.assert_array_equal(before, after)
     # inference never looks at labels
     assert measure_throughput(model, x, y, batch_size=4, repeats=1).images == 8
+
+
+def test_images_per_second_measures_a_rate():
+    split = Split(np.zeros((20, 28, 28, 1), np.float32), np.arange(20) % 4, "train")
+    dataset = augment.training_dataset(split, 10, seed=0)
+    rate = throughput.images_per_second(dataset, repeats=2)
+    assert isinstance(rate, float) and rate > 0
+    with pytest.raises(
+        ValueError, match=r"images_per_second: repeats must be an integer >= 1; got 0"
+    ):
+        throughput.images_per_second(dataset, repeats=0)
+    with pytest.raises(
+        TypeError, match=r"images_per_second: repeats must be an integer >= 1; got 2\.0"
+    ):
+        throughput.images_per_second(dataset, repeats=2.0)
+    empty = tf.data.Dataset.from_tensor_slices((np.zeros((0, 28, 28, 1)), np.zeros(0)))
+    with pytest.raises(ValueError, match="images_per_second: dataset must yield images; got none"):
+        throughput.images_per_second(empty, repeats=1)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import warnings
 
 import keras
 import numpy as np
 import pytest
 
-from course_lib import callbacks, data, models, seed_everything, train
+from course_lib import data, models, seed_everything, train
 from course_lib.data import Split
 
 from toy import toy_split
@@ -49,133 +48,7 @@ def test_fit_learns_a_toy_task_and_evaluate_reports_it(toy_run):
     assert not of_category(caught, train.MisalignedLabelsWarning)
 
 
-# --------------------------------------------------------------------------
-# Run folders: TensorBoard, best model, backup and resume
-# --------------------------------------------------------------------------
-
-
-class Interrupted(Exception):
-    pass
-
-
-class InterruptAfterFirstEpoch(keras.callbacks.Callback):
-    """Stands for a kernel restart: raises at the end of epoch 0, after the backup."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == 0:
-            self.weights = self.model.get_weights()
-            raise Interrupted
-
-
-class EpochRecorder(keras.callbacks.Callback):
-    """Records the weights fit starts from and the epochs it runs."""
-
-    def on_train_begin(self, logs=None):
-        self.start_weights = self.model.get_weights()
-        self.epochs = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epochs.append(epoch)
-
-
-def read_history_csv(path) -> list[dict[str, str]]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-HAS_TENSORBOARD = callbacks._tensorboard_installed()
-no_tensorboard_warning = pytest.mark.filterwarnings("ignore:TensorBoard is not installed")
-
-
-def test_run_dir_keeps_best_model_and_logs_and_removes_the_backup(tmp_path):
-    seed_everything(0)
-    model = tiny_cnn()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        history = train.fit(
-            model,
-            toy_split(128),
-            toy_split(64, seed=1, name="valid"),
-            epochs=2,
-            verbose=0,
-            run_dir=tmp_path,
-        )
-    assert history.epoch == [0, 1]
-    best = keras.models.load_model(tmp_path / "best.keras")
-    assert best.predict(toy_split(8).x, verbose=0).shape == (8, 4)
-    no_tensorboard = [w for w in caught if "TensorBoard is not installed" in str(w.message)]
-    if HAS_TENSORBOARD:
-        assert any((tmp_path / "logs").iterdir()) and not no_tensorboard
-    else:
-        assert len(no_tensorboard) == 1 and "pip install tensorboard" in str(
-            no_tensorboard[0].message
-        )
-    assert not (tmp_path / "backup").exists()
-    assert [row["epoch"] for row in read_history_csv(tmp_path / "history.csv")] == ["0", "1"]
-
-
-def test_tensorboard_callback_only_when_installed(tmp_path, monkeypatch):
-    monkeypatch.setattr(callbacks, "_tensorboard_installed", lambda: True)
-    added = callbacks.training_callbacks(tmp_path)
-    board = [c for c in added if isinstance(c, keras.callbacks.TensorBoard)]
-    assert len(board) == 1 and board[0].log_dir == str(tmp_path / "logs")
-    monkeypatch.setattr(callbacks, "_tensorboard_installed", lambda: False)
-    with pytest.warns(UserWarning, match="TensorBoard is not installed.*pip install tensorboard"):
-        added = callbacks.training_callbacks(tmp_path)
-    assert not [c for c in added if isinstance(c, keras.callbacks.TensorBoard)]
-
-
-@no_tensorboard_warning
-def test_run_dir_without_valid_monitors_training_accuracy(tmp_path):
-    model = tiny_cnn(filters=(2, 2))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        train.fit(model, toy_split(64), epochs=1, verbose=0, run_dir=tmp_path)
-    assert (tmp_path / "best.keras").is_file()
-    assert not [w for w in caught if "Can save best model only" in str(w.message)]
-
-
-@no_tensorboard_warning
-def test_interrupted_run_resumes_where_it_stopped(tmp_path):
-    data = toy_split(128), toy_split(64, seed=1, name="valid")
-    seed_everything(0)
-    interrupt = InterruptAfterFirstEpoch()
-    with pytest.raises(Interrupted):
-        train.fit(tiny_cnn(), *data, epochs=3, verbose=0, run_dir=tmp_path, callbacks=[interrupt])
-    assert (tmp_path / "backup").is_dir() and (tmp_path / "best.keras").is_file()
-
-    seed_everything(1)  # a fresh model, built the same way, with other initial weights
-    model = tiny_cnn()
-    recorder = EpochRecorder()
-    history = train.fit(model, *data, epochs=3, verbose=0, run_dir=tmp_path, callbacks=[recorder])
-    for restored, saved in zip(recorder.start_weights, interrupt.weights):
-        np.testing.assert_array_equal(restored, saved)
-    assert recorder.epochs == [1, 2]
-    assert history.epoch == [1, 2] and len(history.history["loss"]) == 2
-    assert [row["epoch"] for row in read_history_csv(tmp_path / "history.csv")] == ["0", "1", "2"]
-    assert not (tmp_path / "backup").exists()
-    # Keras leaves the resumed epoch on the model; fit resets it, so training more starts at
-    # epoch 0.
-    assert train.fit(model, data[0], epochs=1, verbose=0).epoch == [0]
-
-
-@no_tensorboard_warning
-def test_resumed_run_starts_from_the_best_value_so_far(tmp_path):
-    fresh = callbacks.training_callbacks(tmp_path)
-    checkpoint = next(c for c in fresh if isinstance(c, keras.callbacks.ModelCheckpoint))
-    assert checkpoint.best is None
-
-    (tmp_path / "backup").mkdir()
-    (tmp_path / "backup" / "training_metadata.json").write_text('{"epoch": 2, "batch": 0}')
-    (tmp_path / "best.keras").write_bytes(b"")
-    (tmp_path / "history.csv").write_text(
-        "epoch,loss,val_accuracy,val_loss\n0,1.0,0.70,0.90\n1,0.8,0.65,0.95\n"
-    )
-    for monitor, best in [("val_accuracy", 0.70), ("val_loss", 0.90)]:
-        resumed = callbacks.training_callbacks(tmp_path, monitor=monitor)
-        checkpoint = next(c for c in resumed if isinstance(c, keras.callbacks.ModelCheckpoint))
-        logger = next(c for c in resumed if isinstance(c, keras.callbacks.CSVLogger))
-        assert checkpoint.best == pytest.approx(best) and logger.append
+# Run folders (best model, history, backup and resume) are tested in tests/test_callbacks.py.
 
 
 # --------------------------------------------------------------------------

@@ -821,3 +821,66 @@ def test_search_plots_draw_every_tuner():
     fig = plots.plot_pareto(frame, tuning.pareto_front(frame), budget=265_290)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "Pareto front" in labels and "budget (265,290)" in labels
+
+
+# --------------------------------------------------------------------------
+# A search killed while Keras Tuner writes one of its JSON files
+# --------------------------------------------------------------------------
+
+CUT_SHORT_SCRIPT = textwrap.dedent(
+    """
+    import json, os, signal, sys
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras_tuner.src.utils as kt_utils
+    from course_lib import tuning
+    from toy import toy_split
+
+    directory, target = sys.argv[1], sys.argv[2]
+    save_json = kt_utils.save_json
+
+
+    def dies_writing(path, obj):
+        # Killed halfway through the write that records the end of the first trial.
+        ended = obj.get("status") == "COMPLETED" or bool(obj.get("end_order"))
+        if path.endswith(target) and ended:
+            text = json.dumps(obj)
+            with open(path, "w") as f:
+                f.write(text[: len(text) // 2])
+            os.kill(os.getpid(), signal.SIGKILL)
+        return save_json(path, obj)
+
+
+    kt_utils.save_json = dies_writing
+    tuner = tuning.make_tuner("random", max_trials=2, epochs=1, directory=directory,
+                              project_name="killed", max_params=None, seed=5)
+    tuning.search(tuner, toy_split(64), toy_split(32, seed=1, name="valid"), epochs=1,
+                  batch_size=32)
+    sys.exit(3)  # not killed
+    """
+)
+
+
+@pytest.mark.parametrize("target", ["oracle.json", "trial.json"])
+def test_a_search_killed_while_writing_its_state_names_the_file_and_the_remedy(tmp_path, target):
+    script = tmp_path / "killed.py"
+    script.write_text(CUT_SHORT_SCRIPT)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")]),
+        "CUDA_VISIBLE_DEVICES": "",
+    }
+    result = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "tuning"), target],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == -9, result.stderr[-3000:]
+    project = tmp_path / "tuning" / "killed"
+    damaged = project / "oracle.json" if target == "oracle.json" else project / "trial_0" / target
+    options = dict(max_trials=2, epochs=1, directory=tmp_path / "tuning", project_name="killed")
+    with pytest.raises(ValueError, match="cannot reload the search") as caught:
+        tuning.make_tuner("random", **options)
+    message = str(caught.value)
+    assert str(damaged) in message and "cut short" in message
+    assert f"delete the folder {project}" in message and "overwrite=True" in message
+    # The remedy works.
+    assert len(tuning.make_tuner("random", overwrite=True, **options).oracle.trials) == 0

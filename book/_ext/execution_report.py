@@ -1,10 +1,12 @@
 """Sphinx extension: the ``execution-report`` directive.
 
 Renders ``book/execution_times.json`` (written by ``scripts/execute_notebooks.py``
-during ``make execute``) as the book's execution report: each chapter's
-full-profile wall time, the hardware and the package versions. The table is
-made at build time from the JSON file, which is a dependency of the page, so
-the report changes whenever the recorded times do.
+during ``make execute``) as the book's execution report: for each chapter the date,
+full-profile wall time and hardware of the run that stored its outputs, the hash of
+the code that ran (``course_lib.environment.code_sha256``) and whether the notebook's
+code still has that hash; then the package versions. The table is made at build time
+from the JSON file and the notebooks, which are dependencies of the page, so the report
+changes whenever they do. A malformed JSON file fails the build.
 
 Usage in a MyST page (the path is relative to the page)::
 
@@ -14,6 +16,8 @@ Usage in a MyST page (the path is relative to the page)::
 
 from __future__ import annotations
 
+from course_lib.environment import code_sha256
+
 import json
 from pathlib import Path, PurePosixPath
 
@@ -21,6 +25,13 @@ from docutils import nodes
 from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
+
+COLUMNS = ("Chapter", "Notebook", "Date", "Wall time (min)", "Hardware", "Code", "Stored code")
+ENTRY_KEYS = ("seconds", "date", "hardware", "code_sha256", "commit")
+SCHEMA = (
+    "{'notebooks': {name: {'seconds': number, 'date': str|null, 'hardware': str|null, "
+    "'code_sha256': str|null, 'commit': str|null}}, 'versions': {package: version}}"
+)
 
 
 def _minutes(seconds: float) -> str:
@@ -55,11 +66,46 @@ def _table(header: list[str], rows: list[list[nodes.Node | str]], widths: list[i
     return table
 
 
+def _check(record: object) -> tuple[dict[str, dict], dict[str, str]]:
+    """Return ``(notebooks, versions)`` of an execution-times record; ValueError if malformed."""
+    if not isinstance(record, dict) or set(record) != {"notebooks", "versions"}:
+        raise ValueError("the top level must have exactly the keys 'notebooks' and 'versions'")
+    notebooks, versions = record["notebooks"], record["versions"]
+    if not isinstance(notebooks, dict) or not isinstance(versions, dict):
+        raise ValueError("'notebooks' and 'versions' must be objects")
+    for name, entry in notebooks.items():
+        if not isinstance(entry, dict) or set(entry) != set(ENTRY_KEYS):
+            raise ValueError(f"the entry of {name} must have exactly the keys {ENTRY_KEYS}")
+        seconds = entry["seconds"]
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise ValueError(f"the seconds of {name} must be a number >= 0; got {seconds!r}")
+        for key in ENTRY_KEYS[1:]:
+            if entry[key] is not None and not isinstance(entry[key], str):
+                raise ValueError(f"the {key} of {name} must be a string or null")
+    return notebooks, versions
+
+
 class ExecutionReport(SphinxDirective):
-    """Table of each notebook's recorded wall time, the hardware and the versions."""
+    """Table of each notebook's recorded run: date, wall time, hardware, code hash."""
 
     required_arguments = 1
     has_content = False
+
+    def _status(self, name: str, folder: Path, recorded: str | None) -> str:
+        """Whether the notebook ``name`` beside the JSON file still has the recorded code."""
+        if recorded is None:
+            return "no hash recorded"
+        path = folder / name
+        if not path.is_file():
+            return "notebook missing"
+        self.env.note_dependency(str(path))
+        try:
+            current = code_sha256(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise self.error(
+                f"execution-report: cannot read the notebook {path} ({exc!r})"
+            ) from exc
+        return "matches" if current == recorded else "code changed since"
 
     def run(self) -> list[nodes.Node]:
         relpath, abspath = self.env.relfn2path(self.arguments[0], self.env.docname)
@@ -68,15 +114,11 @@ class ExecutionReport(SphinxDirective):
             self.env.execution_report_docs = set()
         self.env.execution_report_docs.add(self.env.docname)
         try:
-            record = json.loads(Path(abspath).read_text(encoding="utf-8"))
-            times: dict[str, float] = record["notebooks"]
-            hardware: str = record["hardware"]
-            versions: dict[str, str] = record["versions"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            times, versions = _check(json.loads(Path(abspath).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
             raise self.error(
-                f"execution-report: cannot read {relpath} ({exc!r}); expected the JSON file that "
-                "scripts/execute_notebooks.py writes, with keys 'notebooks', 'hardware' and "
-                "'versions'."
+                f"execution-report: cannot read {relpath} ({exc}); expected the JSON file that "
+                f"scripts/execute_notebooks.py writes: {SCHEMA}."
             ) from exc
 
         # Chapters are linked by their document name, relative to the JSON file's folder.
@@ -94,7 +136,7 @@ class ExecutionReport(SphinxDirective):
                 if PurePosixPath(doc).parent == folder
             }
         )
-        rows, total = [], 0.0
+        rows, total, matching, machines = [], 0.0, 0, set()
         for name in names:
             doc = str(folder / PurePosixPath(name).stem)
             if doc in self.env.found_docs:
@@ -118,35 +160,59 @@ class ExecutionReport(SphinxDirective):
                 )
             else:
                 link, title = nodes.literal("", name), nodes.Text("(not in the table of contents)")
-            if name in times:
-                seconds = float(times[name])
-                total += seconds
-                rows.append([title, link, _minutes(seconds)])
-            else:
-                rows.append([title, link, "not recorded yet: run make execute"])
-        rows.append([nodes.strong("", "All chapters"), "", _minutes(total)])
+            entry = times.get(name)
+            if entry is None:
+                rows.append([title, link, "not recorded yet: run make execute", "", "", "", ""])
+                continue
+            total += entry["seconds"]
+            machines.add(entry["hardware"] or "unknown")
+            digest = entry["code_sha256"]
+            status = self._status(name, Path(abspath).parent, digest)
+            matching += status == "matches"
+            rows.append(
+                [
+                    title,
+                    link,
+                    (entry["date"] or "unknown")[:10],
+                    _minutes(entry["seconds"]),
+                    entry["hardware"] or "unknown",
+                    nodes.literal("", digest[:10]) if digest else "unknown",
+                    status,
+                ]
+            )
+        rows.append(
+            [
+                nodes.strong("", "All chapters"),
+                "",
+                "",
+                _minutes(total),
+                "",
+                "",
+                f"{matching} of {len(names)} match",
+            ]
+        )
 
+        machine = machines.pop() if len(machines) == 1 else "unknown"  # one machine ran them all
+        where = "" if machine == "unknown" else f" on {machine}"
         intro = nodes.paragraph(
             "",
-            f"{len(times)} notebooks, {total / 60:.1f} minutes in all, on {hardware}. "
-            "Each time is the wall time of one full-profile run of the notebook "
-            "(make execute), which produced the outputs the book shows.",
+            f"{len(times)} of {len(names)} notebooks recorded, {total / 60:.1f} minutes in "
+            f"all{where}. Each row is the one full-profile run of the notebook (make execute) "
+            "that produced the outputs the book shows: when it started (UTC), its wall time, "
+            "the machine, and the first characters of the SHA-256 of the code that ran. The "
+            "last column says whether the notebook's code cells still have that hash "
+            "(markdown edits do not count); when they do not, the chapter awaits a re-run.",
         )
         result: list[nodes.Node] = [
             intro,
-            _table(["Chapter", "Notebook", "Wall time (min)"], rows, [50, 30, 20]),
-        ]
-        hw = nodes.paragraph("", "")
-        hw += nodes.strong("", "Hardware: ")
-        hw += nodes.Text(hardware)
-        result.append(hw)
-        result.append(
+            _table(list(COLUMNS), rows, [20, 16, 11, 8, 20, 11, 14]),
+            nodes.paragraph("", "Package versions of the latest run:"),
             _table(
                 ["Package", "Version"],
                 [[name, str(v)] for name, v in sorted(versions.items())],
                 [50, 50],
-            )
-        )
+            ),
+        ]
         return result
 
 

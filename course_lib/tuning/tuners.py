@@ -30,6 +30,7 @@ workers save their trials' checkpoints there.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import warnings
@@ -37,6 +38,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import keras_tuner
+from keras_tuner.src.distribute import utils as dist_utils
 
 from course_lib import _checks
 from course_lib.data import Split
@@ -224,20 +226,25 @@ def make_tuner(
     ------
     TypeError, ValueError
         For an unknown ``kind``, a ``max_trials`` or ``epochs`` below 1, or
-        a bad ``seed``.
+        a bad ``seed``; ValueError for a saved search to reload whose files
+        were cut short (a search killed while writing them).
     """
     fn = "make_tuner"
     _checks.check_choice(kind, fn, "kind", TUNER_KINDS)
     max_trials = _checks.check_int(max_trials, fn, "max_trials", low=1)
     epochs = _checks.check_int(epochs, fn, "epochs", low=1)
     seed = _checks.check_seed(seed, fn)
+    directory = Path(directory if directory is not None else tuning_dir())
+    project_name = project_name or kind
+    if not overwrite:
+        _check_saved_search(directory / project_name)
     hypermodel = CNNHyperModel(max_params=max_params, seed=seed)
     common = dict(
         hypermodel=hypermodel,
         objective=keras_tuner.Objective(OBJECTIVE, direction="max"),
         seed=None if seed is None else oracle_seed(seed),
-        directory=str(directory if directory is not None else tuning_dir()),
-        project_name=project_name or kind,
+        directory=str(directory),
+        project_name=project_name,
         overwrite=overwrite,
         distribution_strategy=strategy,
         # A crashed trial must not end the search.
@@ -265,6 +272,31 @@ def make_tuner(
         oracle = getattr(tuner.oracle, "_oracle", tuner.oracle)
         oracle.max_trials = max_trials
     return tuner
+
+
+def _check_saved_search(project: Path) -> None:
+    """Refuse to reload a search whose JSON files were cut short, naming the file and the remedy.
+
+    Keras Tuner reloads ``project`` if it holds this process's ``tuner*.json``: the chief (or
+    a lone tuner) also reads ``oracle.json`` and every ``trial_*/trial.json``. A search killed
+    while writing one leaves it cut short, and Keras Tuner fails with a bare JSONDecodeError.
+    """
+    own = project / f"{os.environ.get('KERASTUNER_TUNER_ID', 'tuner0')}.json"
+    if not own.is_file():
+        return  # Keras Tuner starts a new search
+    files = [own]
+    if not (dist_utils.has_chief_oracle() and not dist_utils.is_chief_oracle()):
+        files += [project / "oracle.json", *sorted(project.glob("trial_*/trial.json"))]
+    for path in filter(Path.is_file, files):
+        try:
+            json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise ValueError(
+                f"make_tuner: cannot reload the search in {project}: {path} cannot be read "
+                f"({err}); a search killed while writing it leaves it cut short. To start the "
+                f"search over, delete the folder {project} or pass overwrite=True (deleting only "
+                "a trial's folder does not work: oracle.json still lists the trial)."
+            ) from err
 
 
 @contextlib.contextmanager
