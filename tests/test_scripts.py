@@ -1,7 +1,8 @@
 """The publishing scripts and the book's build-time pieces.
 
 scripts/colab_cell.py and scripts/library_links.py run here on copies of the
-chapter notebooks in a temporary folder, never on book/ itself.
+chapter notebooks in a temporary folder, never on book/ itself;
+scripts/execute_notebooks.py runs only on a tiny notebook of its own.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import importlib.util
 import json
 import os
 import pkgutil
+import re
 import subprocess
 import sys
 import types
@@ -20,6 +22,7 @@ import pytest
 import yaml
 
 import course_lib
+from course_lib.environment import code_sha256, package_versions
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
@@ -34,6 +37,7 @@ def _load(name: str) -> types.ModuleType:
 
 colab_cell = _load("colab_cell")
 library_links = _load("library_links")
+execute_notebooks = _load("execute_notebooks")
 
 
 def _code(nb) -> list:
@@ -241,52 +245,171 @@ def report_project(tmp_path) -> Path:
     return src
 
 
-def _chapter(path: Path, title: str) -> None:
-    nbformat.write(
-        nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# Chapter {title}")]), path
-    )
+def _chapter(path: Path, title: str, code: str = "x = 1") -> None:
+    cells = [nbformat.v4.new_markdown_cell(f"# Chapter {title}"), nbformat.v4.new_code_cell(code)]
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    metadata = {"kernelspec": kernel, "language_info": {"name": "python"}}
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata=metadata), path)
+
+
+def _entry(seconds: float, digest: str | None, date: str | None = "2025-01-31T12:00:00Z") -> dict:
+    return {
+        "seconds": seconds,
+        "date": date,
+        "hardware": "2 CPU cores (Test CPU), 8 GiB RAM",
+        "code_sha256": digest,
+        "commit": "abc1234",
+    }
+
+
+def _report(tmp_path: Path) -> str:
+    return (tmp_path / "out" / "report.html").read_text()
 
 
 def test_execution_report_renders_the_json_and_follows_its_changes(report_project, tmp_path):
+    digest = code_sha256(nbformat.read(report_project / "01_a.ipynb", as_version=4))
     record = {
-        "hardware": "2 CPU cores (Test CPU), 8 GiB RAM",
-        "notebooks": {"01_a.ipynb": 90.0, "02_b.ipynb": 600.0},
+        "notebooks": {"01_a.ipynb": _entry(90.0, digest), "02_b.ipynb": _entry(600.0, "f" * 64)},
         "versions": {"keras": "3.15.1", "python": "3.11.7"},
     }
     (report_project / "times.json").write_text(json.dumps(record))
     build = _sphinx(report_project, tmp_path / "out")
     assert build.returncode == 0, build.stderr
-    html = (tmp_path / "out" / "report.html").read_text()
+    html = _report(tmp_path)
     for text in (
         "01_a.ipynb",
         "<p>1.5</p>",
         "02_b.ipynb",
         "<p>10.0</p>",
         "<p>11.5</p>",
-        "2 CPU cores (Test CPU)",
+        "<p>2025-01-31</p>",
+        "on 2 CPU cores (Test CPU), 8 GiB RAM",
+        digest[:10],
+        "ffffffffff",
+        "<p>matches</p>",
+        "<p>code changed since</p>",
+        "1 of 2 match",
         "3.15.1",
     ):
         assert text in html, f"{text!r} missing from the report"
+    assert digest[:11] not in html, "the hash is shown in full"
+    assert "Chapter 01_a" in html, "chapters are linked by their titles"
 
-    record["notebooks"]["02_b.ipynb"] = 1200.0
+    record["notebooks"]["02_b.ipynb"] = _entry(1200.0, None, date=None)
     (report_project / "times.json").write_text(json.dumps(record))
     build = _sphinx(report_project, tmp_path / "out")  # incremental, like make book
     assert build.returncode == 0, build.stderr
-    html = (tmp_path / "out" / "report.html").read_text()
+    html = _report(tmp_path)
     assert "<p>20.0</p>" in html and "<p>21.5</p>" in html, (
         "the report did not follow the changed JSON"
     )
-    assert "Chapter 01_a" in html, "chapters are linked by their titles"
+    assert "<p>unknown</p>" in html and "<p>no hash recorded</p>" in html
+
+    _chapter(report_project / "01_a.ipynb", "01_a (more prose)")  # markdown edits are free
+    build = _sphinx(report_project, tmp_path / "out")
+    assert build.returncode == 0, build.stderr
+    assert "<p>matches</p>" in _report(tmp_path)
+    _chapter(report_project / "01_a.ipynb", "01_a", code="x = 2")  # the JSON is unchanged
+    build = _sphinx(report_project, tmp_path / "out")
+    assert build.returncode == 0, build.stderr
+    html = _report(tmp_path)
+    assert "<p>matches</p>" not in html and "<p>code changed since</p>" in html, (
+        "the report did not follow the changed notebook"
+    )
 
     _chapter(report_project / "03_c.ipynb", "03_c")  # a new chapter, not executed yet
     build = _sphinx(report_project, tmp_path / "out")
     assert build.returncode == 0, build.stderr
-    html = (tmp_path / "out" / "report.html").read_text()
+    html = _report(tmp_path)
     assert "03_c.ipynb" in html and "not recorded yet" in html, "the report missed a new chapter"
 
 
-def test_execution_report_fails_the_build_on_a_bad_file(report_project, tmp_path):
-    (report_project / "times.json").write_text('{"notebooks": {}}')
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ('{"notebooks": {}}', "exactly the keys 'notebooks' and 'versions'"),
+        (  # the schema before code hashes: seconds only, one hardware for all
+            '{"hardware": "x", "notebooks": {"01_a.ipynb": 90.0}, "versions": {}}',
+            "exactly the keys 'notebooks' and 'versions'",
+        ),
+        ('{"notebooks": {"01_a.ipynb": 90.0}, "versions": {}}', "the entry of 01_a.ipynb"),
+    ],
+    ids=["no versions", "old schema", "bare seconds"],
+)
+def test_execution_report_fails_the_build_on_a_bad_file(report_project, tmp_path, content, problem):
+    (report_project / "times.json").write_text(content)
     build = _sphinx(report_project, tmp_path / "out")
     assert build.returncode != 0
     assert "execution-report: cannot read times.json" in build.stderr, build.stderr
+    assert problem in build.stderr, build.stderr
+
+
+# --------------------------------------------------------------------------
+# scripts/execute_notebooks.py (a tiny notebook; never a chapter)
+# --------------------------------------------------------------------------
+
+
+def test_the_book_execution_times_file_has_the_schema():
+    record = execute_notebooks.load_times(execute_notebooks.TIMES)
+    assert {p.name for p in NOTEBOOKS} <= set(record["notebooks"])
+
+
+def test_record_adds_a_chapter_and_keeps_the_others(tmp_path):
+    times = tmp_path / "times.json"
+    old = {"notebooks": {"01_a.ipynb": _entry(90.0, "a" * 64)}, "versions": {}}
+    times.write_text(json.dumps(old))
+    run = {
+        "code_sha256": "b" * 64,
+        "profile": "full",
+        "date": "2025-02-01T08:00:00Z",
+        "seconds": 12.3,
+        "hardware": "a machine",
+        "course_lib": {"version": "0.1.0", "commit": "1234567", "dirty": True},
+    }
+    execute_notebooks.record(times, "02_b.ipynb", run)
+    record = json.loads(times.read_text())
+    assert record["notebooks"]["01_a.ipynb"] == old["notebooks"]["01_a.ipynb"]
+    assert record["notebooks"]["02_b.ipynb"] == {
+        "seconds": 12.3,
+        "date": "2025-02-01T08:00:00Z",
+        "hardware": "a machine",
+        "code_sha256": "b" * 64,
+        "commit": "1234567-dirty",
+    }
+    assert record["versions"] == package_versions()
+
+
+def test_load_times_refuses_the_old_schema(tmp_path):
+    times = tmp_path / "times.json"
+    times.write_text('{"hardware": "x", "notebooks": {"01_a.ipynb": 90.0}, "versions": {}}')
+    with pytest.raises(ValueError, match="must hold"):
+        execute_notebooks.load_times(times)
+    assert execute_notebooks.load_times(tmp_path / "none.json") == {"notebooks": {}, "versions": {}}
+
+
+def test_execute_stores_outputs_with_where_they_come_from(tmp_path, monkeypatch):
+    book = tmp_path.resolve() / "book"
+    book.mkdir()
+    path = book / "01_a.ipynb"
+    _chapter(path, "01_a", code="print(6 * 7)")
+    monkeypatch.setattr(execute_notebooks, "BOOK", book)
+    monkeypatch.setattr(execute_notebooks, "TIMES", book / "times.json")
+    monkeypatch.setattr(execute_notebooks, "machine", lambda: "a test machine")
+    monkeypatch.setenv("COURSE_PROFILE", "full")
+    assert execute_notebooks.main([str(path)]) == 0
+
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[1].outputs[0].text == "42\n"
+    run = nb.metadata["course_execution"]
+    assert run["code_sha256"] == code_sha256(nb) and run["profile"] == "full"
+    assert run["hardware"] == "a test machine" and run["seconds"] >= 0
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", run["date"]), run["date"]
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    assert run["course_lib"]["version"] == course_lib.__version__
+    assert run["course_lib"]["commit"] == (head or "unknown")
+    assert isinstance(run["course_lib"]["dirty"], bool)
+    entry = json.loads((book / "times.json").read_text())["notebooks"]["01_a.ipynb"]
+    assert entry["code_sha256"] == run["code_sha256"] and entry["date"] == run["date"]
+    assert entry["seconds"] == run["seconds"] and entry["commit"].startswith(head or "unknown")

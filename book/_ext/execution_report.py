@@ -193,7 +193,7 @@ class ExecutionReport(SphinxDirective):
         )
 
         machine = machines.pop() if len(machines) == 1 else "unknown"  # one machine ran them all
-        where = "" if machine == "unknown" else f" on {machine}"
+        where = "" if machine == "unknown" else f", on {machine}"
         intro = nodes.paragraph(
             "",
             f"{len(times)} of {len(names)} notebooks recorded, {total / 60:.1f} minutes in "
