@@ -23,8 +23,10 @@ from pathlib import Path
 import nbformat
 import yaml
 
+from course_lib.environment import COLAB_CELL_KEY
+
 ROOT = Path(__file__).resolve().parents[1]
-MARKER = "colab_install"  # cell metadata key that identifies the cell
+MARKER = COLAB_CELL_KEY  # cell metadata key that identifies the cell
 TAGS = ["remove-cell"]
 
 TEMPLATE = """\
@@ -35,7 +37,14 @@ if "google.colab" in sys.modules:
     import subprocess
 
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "course_lib @ git+{url}@{branch}"],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "course_lib @ git+{url}@{branch}",
+        ],
         check=True,
     )"""
 
