@@ -20,7 +20,7 @@ def test_backbone_classifier_is_the_notes_network_with_a_new_head():
     backbone = backbones.backbone_of(model)
     assert backbone.name == "backbone" and backbone.output_shape == (None, 128)
     assert model.output_shape == (None, 4)
-    # seed_cnn with batch normalization (7 layers trade their biases for 4 weights
+    # notes_cnn with batch normalization (7 layers trade their biases for 4 weights
     # per channel), minus its Dense(10), plus a Dense(4)
     channels = 2 * (32 + 64 + 128) + 128
     with_bn = 265_290 - channels + 4 * channels

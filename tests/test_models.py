@@ -29,8 +29,8 @@ SEED_SUMMARY = [
 ]
 
 
-def test_seed_cnn_matches_the_notes_layer_by_layer():
-    model = models.seed_cnn()
+def test_notes_cnn_matches_the_notes_layer_by_layer():
+    model = models.notes_cnn()
     got = [
         (layer.__class__.__name__, tuple(layer.output.shape), layer.count_params())
         for layer in model.layers
@@ -39,10 +39,10 @@ def test_seed_cnn_matches_the_notes_layer_by_layer():
     assert model.count_params() == 265_290
 
 
-def test_seed_cnn_variants():
-    assert models.seed_cnn(conv="standard").count_params() == 435_306
-    assert models.seed_cnn(conv="separable").count_params() == 183_987
-    bn = models.seed_cnn(batch_norm=True, dropout=0.5)
+def test_notes_cnn_variants():
+    assert models.notes_cnn(conv="standard").count_params() == 435_306
+    assert models.notes_cnn(conv="separable").count_params() == 183_987
+    bn = models.notes_cnn(batch_norm=True, dropout=0.5)
     names = [layer.__class__.__name__ for layer in bn.layers]
     assert names.count("BatchNormalization") == 7 and "Dropout" in names
     # BatchNormalization replaces the biases: 7 layers lose theirs, gain 4 per channel.
@@ -57,19 +57,19 @@ def test_seed_cnn_variants():
         ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\)"),
     ],
 )
-def test_seed_cnn_rejects_bad_options(kwargs, match):
+def test_notes_cnn_rejects_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        models.seed_cnn(**kwargs)
+        models.notes_cnn(**kwargs)
 
 
-def test_seed_cnn_block_dropout_after_each_pooling():
-    model = models.seed_cnn(block_dropout=0.25)
+def test_notes_cnn_block_dropout_after_each_pooling():
+    model = models.notes_cnn(block_dropout=0.25)
     names = [layer.__class__.__name__ for layer in model.layers]
     after_pooling = [names[i + 1] for i, n in enumerate(names) if n == "MaxPooling2D"]
     assert after_pooling == ["Dropout"] * 3
     assert model.count_params() == 265_290
     with pytest.raises(ValueError, match=r"block_dropout must be a number in \[0, 1\)"):
-        models.seed_cnn(block_dropout=-0.1)
+        models.notes_cnn(block_dropout=-0.1)
 
 
 # --- one description: CNNSpec ---------------------------------------------------------
@@ -97,7 +97,7 @@ def test_spec_counts_equal_keras_counts(spec):
 
 
 def test_the_notes_budget_is_computed_from_the_description():
-    assert models.SEED_CNN_PARAMS == models.NOTES_SPEC.count_params() == 265_290
+    assert models.NOTES_CNN_PARAMS == models.NOTES_SPEC.count_params() == 265_290
     assert models.NOTES_SPEC.count_macs() == 10_403_456
 
 
@@ -164,11 +164,11 @@ def test_count_macs_of_the_notes_model_layer_by_layer():
         + 1152 * 128
         + 128 * 10
     )
-    assert models.count_macs(models.seed_cnn()) == expected == 10_403_456
+    assert models.count_macs(models.notes_cnn()) == expected == 10_403_456
     # batch normalization, pooling and activations add no multiply-adds
-    assert models.count_macs(models.seed_cnn(batch_norm=True)) == expected
-    assert models.count_macs(models.seed_cnn(conv="standard")) == 29_275_904
-    assert models.count_macs(models.seed_cnn(conv="separable")) == 3_871_952
+    assert models.count_macs(models.notes_cnn(batch_norm=True)) == expected
+    assert models.count_macs(models.notes_cnn(conv="standard")) == 29_275_904
+    assert models.count_macs(models.notes_cnn(conv="separable")) == 3_871_952
 
 
 @pytest.mark.parametrize(

@@ -90,9 +90,9 @@ def test_the_lecture_notes_network_is_in_the_space():
     hypermodel = tuning.CNNHyperModel()
     notes = hyperparameters(**SEED_VALUES)
     assert tuning.spec_from_hp(notes) == models.NOTES_SPEC.replace(initializer="he_normal")
-    assert tuning.SEED_CNN_PARAMS == models.SEED_CNN_PARAMS == models.NOTES_SPEC.count_params()
-    assert hypermodel.count_params(notes) == tuning.SEED_CNN_PARAMS
-    assert hypermodel.architecture(notes).count_params() == tuning.SEED_CNN_PARAMS
+    assert tuning.NOTES_CNN_PARAMS == models.NOTES_CNN_PARAMS == models.NOTES_SPEC.count_params()
+    assert hypermodel.count_params(notes) == tuning.NOTES_CNN_PARAMS
+    assert hypermodel.architecture(notes).count_params() == tuning.NOTES_CNN_PARAMS
 
 
 def test_count_params_matches_the_built_models_over_random_configurations():
@@ -177,8 +177,10 @@ def test_build_returns_a_compiled_ten_class_model(values, layer_type, absent):
 
 
 def test_build_rejects_configurations_above_the_budget():
-    hypermodel = tuning.CNNHyperModel(max_params=tuning.SEED_CNN_PARAMS)
-    assert hypermodel.build(hyperparameters(**SEED_VALUES)).count_params() == tuning.SEED_CNN_PARAMS
+    hypermodel = tuning.CNNHyperModel(max_params=tuning.NOTES_CNN_PARAMS)
+    assert (
+        hypermodel.build(hyperparameters(**SEED_VALUES)).count_params() == tuning.NOTES_CNN_PARAMS
+    )
     bigger = hyperparameters(**{**SEED_VALUES, "dense_units": 256})
     with pytest.raises(
         keras_tuner.errors.FailedTrialError, match=r"above the budget max_params=265,290"
@@ -238,7 +240,7 @@ def test_make_tuner_kinds(tmp_path):
             tuner.oracle.objective.name == "val_accuracy"
             and tuner.oracle.objective.direction == "max"
         )
-        assert tuner.hypermodel.max_params == tuning.SEED_CNN_PARAMS
+        assert tuner.hypermodel.max_params == tuning.NOTES_CNN_PARAMS
         assert tuner.hypermodel.seed is None  # no seed: not reproducible
     seeded = tuning.make_tuner(
         "random", max_trials=1, epochs=1, directory=tmp_path, project_name="s", seed=3
@@ -347,7 +349,7 @@ def test_results_frame_has_one_row_per_trial(small_search):
         assert row["params"] == tuner.hypermodel.count_params(hp), hp.values
         # One learning-rate column: the rate of the optimizer the trial chose.
         assert row["learning_rate"] == tuning.chosen_learning_rate(hp)
-        assert (row["params"] <= tuning.SEED_CNN_PARAMS) == (row["status"] == "COMPLETED")
+        assert (row["params"] <= tuning.NOTES_CNN_PARAMS) == (row["status"] == "COMPLETED")
     assert not {"adam_learning_rate", "sgd_learning_rate"} & set(frame.columns)
     best = tuning.best_trial(tuner)
     assert best.status == "COMPLETED" and completed["val_accuracy"].max() == pytest.approx(
@@ -840,9 +842,10 @@ CUT_SHORT_SCRIPT = textwrap.dedent(
 
 
     def dies_writing(path, obj):
-        # Killed halfway through the write that records the end of the first trial.
-        ended = obj.get("status") == "COMPLETED" or bool(obj.get("end_order"))
-        if path.endswith(target) and ended:
+        # Killed halfway through the write that records the end of the second trial (the
+        # first one's end writes tuner0.json, without which Keras Tuner reloads nothing).
+        trial_1_ended = obj.get("trial_id") == "1" and obj.get("status") == "COMPLETED"
+        if path.endswith(target) and (trial_1_ended or len(obj.get("end_order", [])) == 2):
             text = json.dumps(obj)
             with open(path, "w") as f:
                 f.write(text[: len(text) // 2])
@@ -851,7 +854,7 @@ CUT_SHORT_SCRIPT = textwrap.dedent(
 
 
     kt_utils.save_json = dies_writing
-    tuner = tuning.make_tuner("random", max_trials=2, epochs=1, directory=directory,
+    tuner = tuning.make_tuner("random", max_trials=3, epochs=1, directory=directory,
                               project_name="killed", max_params=None, seed=5)
     tuning.search(tuner, toy_split(64), toy_split(32, seed=1, name="valid"), epochs=1,
                   batch_size=32)
@@ -875,8 +878,8 @@ def test_a_search_killed_while_writing_its_state_names_the_file_and_the_remedy(t
     )  # fmt: skip
     assert result.returncode == -9, result.stderr[-3000:]
     project = tmp_path / "tuning" / "killed"
-    damaged = project / "oracle.json" if target == "oracle.json" else project / "trial_0" / target
-    options = dict(max_trials=2, epochs=1, directory=tmp_path / "tuning", project_name="killed")
+    damaged = project / "oracle.json" if target == "oracle.json" else project / "trial_1" / target
+    options = dict(max_trials=3, epochs=1, directory=tmp_path / "tuning", project_name="killed")
     with pytest.raises(ValueError, match="cannot reload the search") as caught:
         tuning.make_tuner("random", **options)
     message = str(caught.value)
@@ -884,3 +887,12 @@ def test_a_search_killed_while_writing_its_state_names_the_file_and_the_remedy(t
     assert f"delete the folder {project}" in message and "overwrite=True" in message
     # The remedy works.
     assert len(tuning.make_tuner("random", overwrite=True, **options).oracle.trials) == 0
+
+
+def test_search_refuses_labels_the_space_cannot_learn(tmp_path):
+    tuner = tuning.make_tuner("random", max_trials=1, epochs=1, directory=tmp_path, seed=0)
+    train, valid = toy_split(32), toy_split(16, seed=1, name="valid")
+    bad = Split(train.x, train.y + 10, "train")  # labels 10..13: not one of the ten classes
+    with pytest.raises(ValueError, match="search: .*train"):
+        tuning.search(tuner, bad, valid, epochs=1)
+    assert len(tuner.oracle.trials) == 0, "no trial should run on labels outside the classes"

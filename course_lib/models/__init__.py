@@ -1,7 +1,7 @@
 """Keras models the chapters build, train and take apart.
 
 - ``course_lib.models.cnn``: the lecture notes' family, described once
-  (``CNNSpec``), and the notes' network (``seed_cnn``);
+  (``CNNSpec``), and the notes' network (``notes_cnn``);
 - ``course_lib.models.small``: a two-block CNN (chapters "Convolution" and
   "Pooling") and MobileNet-style models ("Depthwise separable convolution");
 - ``course_lib.models.macs``: multiply-adds of a built model;
@@ -26,7 +26,14 @@ from course_lib.models.backbones import (
     unfreeze_top,
     with_new_head,
 )
-from course_lib.models.cnn import CONV_KINDS, HEADS, NOTES_SPEC, SEED_CNN_PARAMS, CNNSpec, seed_cnn
+from course_lib.models.cnn import (
+    CONV_KINDS,
+    HEADS,
+    NOTES_CNN_PARAMS,
+    NOTES_SPEC,
+    CNNSpec,
+    notes_cnn,
+)
 from course_lib.models.macs import count_macs, layer_macs
 from course_lib.models.small import (
     MOBILENET_BLOCKS,
@@ -41,8 +48,8 @@ __all__ = [
     "CONV_KINDS",
     "HEADS",
     "NOTES_SPEC",
-    "SEED_CNN_PARAMS",
-    "seed_cnn",
+    "NOTES_CNN_PARAMS",
+    "notes_cnn",
     "small_cnn",
     "feature_extractor",
     "mobilenet_block",

@@ -21,7 +21,7 @@ from keras import layers
 from course_lib import _checks, ops
 from course_lib.data import NUM_CLASSES
 
-__all__ = ["CONV_KINDS", "HEADS", "CNNSpec", "NOTES_SPEC", "SEED_CNN_PARAMS", "seed_cnn"]
+__all__ = ["CONV_KINDS", "HEADS", "CNNSpec", "NOTES_SPEC", "NOTES_CNN_PARAMS", "notes_cnn"]
 
 CONV_KINDS = {"standard": ("conv", "conv"), "separable": ("sep", "sep"), "mixed": ("conv", "sep")}
 """The two convolutions of a block: "mixed" is the notes' Conv2D then SeparableConv2D."""
@@ -270,11 +270,11 @@ NOTES_SPEC = CNNSpec()
 """The lecture notes' network: 3 blocks of Conv2D + SeparableConv2D (32, 64, 128), Flatten,
 Dense(128)."""
 
-SEED_CNN_PARAMS = NOTES_SPEC.count_params()
+NOTES_CNN_PARAMS = NOTES_SPEC.count_params()
 """Parameters of the lecture notes' network (265,290), computed from its description."""
 
 
-def seed_cnn(
+def notes_cnn(
     conv: str = "mixed",
     activation: str = "relu",
     batch_norm: bool = False,
@@ -307,4 +307,4 @@ def seed_cnn(
         num_classes=num_classes,
         input_shape=input_shape,
     )
-    return spec.build(seed=seed, name=name or f"seed_cnn_{conv}")
+    return spec.build(seed=seed, name=name or f"notes_cnn_{conv}")

@@ -1,6 +1,6 @@
 """Keras models the chapters build, train and take apart.
 
-Defined in chapters "Convolution" and "Pooling" (``small_cnn``); ``seed_cnn``
+Defined in chapters "Convolution" and "Pooling" (``small_cnn``); ``notes_cnn``
 in "A CNN classifier"; ``count_macs`` and the MobileNet-style models in
 "Depthwise separable convolution".
 """

@@ -29,8 +29,8 @@ from course_lib.tuning.retrain import build_trial, final_round
 from course_lib.tuning.space import (
     LEARNING_RATE_RANGES,
     MAX_FILTERS,
+    NOTES_CNN_PARAMS,
     OBJECTIVE,
-    SEED_CNN_PARAMS,
     CNNHyperModel,
     chosen_learning_rate,
     compile_for,
@@ -48,7 +48,7 @@ from course_lib.tuning.tuners import (
 )
 
 __all__ = [
-    "SEED_CNN_PARAMS",
+    "NOTES_CNN_PARAMS",
     "MAX_FILTERS",
     "LEARNING_RATE_RANGES",
     "OBJECTIVE",

@@ -19,10 +19,10 @@ import numpy as np
 from course_lib import _checks
 from course_lib import train as training
 from course_lib.data import Split
-from course_lib.models import CONV_KINDS, HEADS, SEED_CNN_PARAMS, CNNSpec
+from course_lib.models import CONV_KINDS, HEADS, NOTES_CNN_PARAMS, CNNSpec
 
 __all__ = [
-    "SEED_CNN_PARAMS",
+    "NOTES_CNN_PARAMS",
     "MAX_FILTERS",
     "LEARNING_RATE_RANGES",
     "OBJECTIVE",
@@ -154,7 +154,7 @@ class CNNHyperModel(keras_tuner.HyperModel):
 
     The lecture notes' network is in the space (3 blocks of 32, 64, 128
     filters, "mixed", kernel 3, no batch normalization, no dropout, "flatten"
-    with 128 units): ``SEED_CNN_PARAMS`` (265,290) parameters.
+    with 128 units): ``NOTES_CNN_PARAMS`` (265,290) parameters.
 
     Each optimizer has its own learning-rate range: SGD with momentum needs
     rates about ten times Adam's (the chapter "A CNN classifier" trains with

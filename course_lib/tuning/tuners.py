@@ -41,16 +41,16 @@ import keras_tuner
 from keras_tuner.src.distribute import utils as dist_utils
 
 from course_lib import _checks
-from course_lib.data import Split
+from course_lib.data import NUM_CLASSES, Split
 from course_lib.profiles import Profile
 from course_lib.profiles import profile as current_profile
 from course_lib.tuning.space import (
     EPOCHS_METRIC,
+    NOTES_CNN_PARAMS,
     OBJECTIVE,
     OVER_BUDGET_METRIC,
     PARAMS_METRIC,
     SECONDS_METRIC,
-    SEED_CNN_PARAMS,
     CNNHyperModel,
 )
 
@@ -182,7 +182,7 @@ def make_tuner(
     project_name: str | None = None,
     seed: int | None = None,
     overwrite: bool = False,
-    max_params: int | None = SEED_CNN_PARAMS,
+    max_params: int | None = NOTES_CNN_PARAMS,
     strategy=None,
 ) -> keras_tuner.Tuner:
     """A Keras Tuner of ``kind`` over ``CNNHyperModel``, maximizing ``val_accuracy``.
@@ -216,7 +216,7 @@ def make_tuner(
         random state, which the chapter seeds in its first cell.
     overwrite : bool, default False
         False reloads an existing project and continues it; True deletes it.
-    max_params : int or None, default ``SEED_CNN_PARAMS``
+    max_params : int or None, default ``NOTES_CNN_PARAMS``
         Parameter budget (the lecture notes' network); None for no budget.
     strategy : tf.distribute.Strategy, optional
         Build and train every trial's model under this strategy (for
@@ -360,6 +360,7 @@ def search(
     fn = "search"
     _check_tuner(tuner, fn)
     _checks.check_training_data(train, valid, fn, image_shape=INPUT_SHAPE)
+    _checks.check_training_labels(train, valid, fn, NUM_CLASSES)
     epochs = _checks.check_int(epochs, fn, "epochs", low=1)
     batch_size = _checks.check_int(batch_size, fn, "batch_size", low=1)
     with _tracebacks_silenced():
