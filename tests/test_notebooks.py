@@ -85,6 +85,10 @@ def test_ignored_outputs_are_followed_by_a_check(path):
             assert any(o.output_type == "stream" for o in check.outputs), (
                 f"{path.name}: cell {i + 1} should print a deterministic line"
             )
+            assert "hide-input" in check.metadata.get("tags", []), (
+                f"{path.name}: check cell {i + 1} should be tagged hide-input (its code folds away "
+                "in the book; its line stays visible)"
+            )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
