@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import subprocess
 import sys
 import time
@@ -72,6 +73,37 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+# What TensorFlow's C++ runtime writes to stderr when it starts (before course_lib can quiet
+# it: see course_lib._quiet): absl's notice, its INFO/WARNING lines ("I0000 00:00:...
+# port.cc:153] oneDNN custom operations are on..."), the CPU-instructions note. Not output
+# of the chapter: dropped from the stored notebook, like the book drops all of stderr.
+STARTUP_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|[IW]\d{4} \d\d:\d\d:[\d.]+ +\d+ [\w.]+:\d+\] "
+    r"|To enable the following instructions: .*rebuild TensorFlow)"
+)
+
+
+def drop_startup_noise(nb: nbformat.NotebookNode) -> int:
+    """Remove TensorFlow's start-up lines from the stderr outputs of ``nb``; return how many."""
+    dropped = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                lines = output["text"].splitlines(keepends=True)
+                clean = [line for line in lines if not STARTUP_NOISE.match(line)]
+                dropped += len(lines) - len(clean)
+                if not clean:
+                    continue
+                output["text"] = "".join(clean)
+            kept.append(output)
+        cell["outputs"] = kept
+    return dropped
+
+
 def execute(path: Path, profile: str) -> dict[str, object]:
     """Execute one notebook in its own folder, write it back with its record, return it."""
     nb = nbformat.read(path, as_version=4)
@@ -87,6 +119,7 @@ def execute(path: Path, profile: str) -> dict[str, object]:
     ).execute()
     run["seconds"] = round(time.perf_counter() - start, 1)
     run["hardware"] = machine()
+    drop_startup_noise(nb)
     nb.metadata[KEY] = {
         key: run[key]
         for key in ("code_sha256", "profile", "date", "seconds", "hardware", "course_lib")

@@ -413,3 +413,19 @@ def test_execute_stores_outputs_with_where_they_come_from(tmp_path, monkeypatch)
     entry = json.loads((book / "times.json").read_text())["notebooks"]["01_a.ipynb"]
     assert entry["code_sha256"] == run["code_sha256"] and entry["date"] == run["date"]
     assert entry["seconds"] == run["seconds"] and entry["commit"].startswith(head or "unknown")
+
+
+def test_execute_drops_tensorflows_startup_lines_and_keeps_real_stderr():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import keras")])
+    noise = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1796060919.701942    1754 port.cc:153] oneDNN custom operations are on.\n"
+        "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow\n"
+    )
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text=noise),
+        nbformat.v4.new_output("stream", name="stderr", text=noise + "UserWarning: real\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="kept\n"),
+    ]
+    assert execute_notebooks.drop_startup_noise(nb) == 6
+    assert [o.get("text") for o in nb.cells[0].outputs] == ["UserWarning: real\n", "kept\n"]
