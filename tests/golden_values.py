@@ -15,7 +15,8 @@ GOLDEN_DIR = Path(__file__).parent / "golden"
 GLUE_MIME = "application/papermill.record/text/plain"
 # Glued values that depend on the machine or the clock, not on the logic.
 MACHINE_DEPENDENT = re.compile(
-    r"minutes|seconds|_s$|_ms$|time|hardware|speed|per_second|rate$|gmac|throughput|version"
+    r"minutes|seconds|_s$|(^|_)ms(_|$)|time|hardware|speed|per_second|rate$|gmac|throughput"
+    r"|version|headroom|_note$"
 )
 ACCURACY_ABS = 0.01  # default tolerance of a glued fraction (accuracy, IoU...)
 OTHER_REL = 0.05  # default relative tolerance of any other real number

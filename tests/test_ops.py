@@ -11,7 +11,7 @@ from fractions import Fraction
 import keras
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from course_lib.ops import (
@@ -37,8 +37,6 @@ from course_lib.ops import (
     shared_params,
     translate,
 )
-
-FAST = settings(max_examples=30, deadline=None)
 
 IMAGE = np.arange(1, 26).reshape(5, 5)  # the 5x5 image 1..25 of the worked examples
 X_KERNEL = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]])
@@ -294,7 +292,6 @@ paddings = st.sampled_from(["valid", "same"])
 seeds = st.integers(0, 2**32 - 1)
 
 
-@FAST
 @given(
     h=sizes,
     w=sizes,
@@ -318,7 +315,6 @@ def test_conv2d_matches_keras(h, w, c_in, c_out, kh, kw, stride, padding, seed):
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-4)
 
 
-@FAST
 @given(
     h=sizes,
     w=sizes,
@@ -341,7 +337,6 @@ def test_pool2d_matches_keras(h, w, channels, size, stride, mode, padding, seed)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
 
-@FAST
 @given(n=sizes, k=kernel_sizes, stride=strides, padding=paddings)
 def test_output_size_matches_keras(n, k, stride, padding):
     assume(padding == "same" or k <= n)
@@ -350,7 +345,6 @@ def test_output_size_matches_keras(n, k, stride, padding):
     assert output_size(n, k, stride, padding) == h_out
 
 
-@FAST
 @given(n=sizes, k=kernel_sizes, stride=strides)
 def test_same_padding_gives_ceil_n_over_stride_outputs(n, k, stride):
     before, after = same_padding(n, k, stride)
@@ -358,7 +352,6 @@ def test_same_padding_gives_ceil_n_over_stride_outputs(n, k, stride):
     assert output_size(n + before + after, k, stride) == output_size(n, k, stride, "same")
 
 
-@FAST
 @given(
     h=sizes,
     w=sizes,
@@ -377,7 +370,6 @@ def test_int_padding_is_zero_padding_then_valid(h, w, kh, kw, stride, p, seed):
     np.testing.assert_allclose(out, conv2d(np.pad(x, p), kernel, stride), rtol=1e-6)
 
 
-@FAST
 @given(
     h=sizes, w=sizes, kh=kernel_sizes, kw=kernel_sizes, stride=strides, padding=paddings, seed=seeds
 )
@@ -395,7 +387,6 @@ def test_2d_form_equals_3d_form_with_one_channel(h, w, kh, kw, stride, padding, 
         np.testing.assert_array_equal(pooled2, pooled3[:, :, 0])
 
 
-@FAST
 @given(
     h=sizes,
     w=sizes,
@@ -423,7 +414,6 @@ def test_depthwise_conv2d_matches_keras_layer(
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-4)
 
 
-@FAST
 @given(
     h=sizes,
     w=sizes,
@@ -453,7 +443,6 @@ def test_separable_conv2d_matches_keras_layer(
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-4)
 
 
-@FAST
 @given(
     h=sizes,
     w=sizes,
@@ -483,7 +472,6 @@ def test_separable_is_a_standard_conv_with_a_factored_kernel(
     )
 
 
-@FAST
 @given(
     k=st.integers(1, 5),
     c_in=st.integers(1, 64),
@@ -506,7 +494,6 @@ def test_parameter_counts_match_keras(k, c_in, c_out, multiplier, bias):
     assert conv2d_params(k, k, c_in, c_out, bias=bias) == standard.count_params()
 
 
-@FAST
 @given(
     h=st.integers(1, 64),
     w=st.integers(1, 64),
