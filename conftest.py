@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -34,6 +35,14 @@ os.environ.setdefault("COURSE_PROFILE", "fast")
 SKIP_COMPARE = ("stderr", "image/png", "image/svg+xml", "text/html")
 
 _collected: dict[str, dict[str, object]] = defaultdict(dict)
+
+
+def pytest_sessionstart(session):
+    """Start the fast profile from scratch: chapters keep tuner searches, cached backbones and
+    run folders in ``book/_runs/<profile>`` and would reload them, so a second run would not
+    compute what a fresh clone (and the golden values) computes."""
+    if os.environ.get("COURSE_PROFILE") == "fast":
+        shutil.rmtree(Path(__file__).parent / "book" / "_runs" / "fast", ignore_errors=True)
 
 
 def pytest_collectstart(collector):

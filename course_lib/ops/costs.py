@@ -1,8 +1,8 @@
 """Counting weights, multiply-adds and receptive fields of layers.
 
-Defined in chapter "Convolution" (dense, local, shared and conv layers), chapter
-"Pooling" (receptive fields), chapter "A CNN classifier" and chapter
-"Depthwise separable convolution" (depthwise and separable layers).
+Defined in chapter "Convolution" (dense, local, shared and conv layers, receptive
+fields), chapter "A CNN classifier" and chapter "Depthwise separable convolution"
+(depthwise and separable layers).
 """
 
 from __future__ import annotations
@@ -230,7 +230,7 @@ def separable_cost_ratio(k: int | tuple[int, int], c_out: int) -> float:
 def receptive_field(layers: Sequence[tuple[int, int]]) -> list[int]:
     """Receptive field size after each layer of a stack of convs / poolings.
 
-    Defined in chapter "Pooling".
+    Defined in chapter "Convolution".
 
     ``layers`` is a sequence of ``(kernel_size, stride)``. With ``r_0 = 1``
     and jump ``j_0 = 1`` (distance, in input pixels, between neighbouring

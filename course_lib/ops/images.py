@@ -1,7 +1,7 @@
 """Image-processing helpers: classic hand-designed kernels and translation.
 
-``classic_kernels`` is defined in chapter "Convolution", ``translate`` in
-chapter "Pooling".
+Both are defined in chapter "Convolution"; chapter "Pooling" uses ``translate``
+again.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def classic_kernels() -> dict[str, np.ndarray]:
 def translate(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
     """Shift images ``dy`` pixels down and ``dx`` right, filling with zeros.
 
-    Defined in chapter "Pooling".
+    Defined in chapter "Convolution".
 
     ``images`` has shape ``(H, W)``, ``(N, H, W)`` or ``(N, H, W, C)``; the
     two spatial axes are the first two of ``(H, W)`` and axes 1 and 2
