@@ -29,6 +29,7 @@ __all__ = [
     "check_training_data",
     "check_labels",
     "check_training_labels",
+    "loss_name",
     "model_labels",
     "check_finite",
     "check_image_shape",
@@ -358,6 +359,13 @@ def check_training_labels(
         check_labels(valid, fn, "valid", num_classes, label_shape=label_shape, source=source)
 
 
+def loss_name(loss: object) -> str:
+    """The name of a Keras loss given as a string, a loss object or a function ("" if none)."""
+    if isinstance(loss, str):
+        return loss
+    return str(getattr(loss, "name", None) or getattr(loss, "__name__", ""))
+
+
 def model_labels(model: Any) -> tuple[int, tuple[int | None, ...]] | None:
     """``(K, label_shape)`` of the labels a model compiled with sparse cross-entropy learns.
 
@@ -367,13 +375,7 @@ def model_labels(model: Any) -> tuple[int, tuple[int | None, ...]] | None:
     None (nothing to check) for any other loss (one-hot labels, regression),
     an uncompiled model or several outputs.
     """
-    loss = getattr(model, "loss", None)
-    loss_name = (
-        loss
-        if isinstance(loss, str)
-        else (getattr(loss, "name", None) or getattr(loss, "__name__", ""))
-    )
-    if "sparse_categorical_crossentropy" not in str(loss_name):
+    if "sparse_categorical_crossentropy" not in loss_name(getattr(model, "loss", None)):
         return None
     try:
         shape = model.output_shape

@@ -34,6 +34,8 @@ from pathlib import Path
 import h5py
 import keras
 
+from course_lib import _checks
+
 __all__ = ["StalledTrainingWarning", "WarnOnChanceLoss", "training_callbacks"]
 
 
@@ -51,12 +53,6 @@ def _num_classes(model: keras.Model) -> int | None:
     if not isinstance(shape, tuple) or not shape or not isinstance(shape[-1], int):
         return None
     return shape[-1]
-
-
-def _loss_name(loss: object) -> str:
-    if isinstance(loss, str):
-        return loss
-    return getattr(loss, "name", None) or getattr(loss, "__name__", "")
 
 
 class WarnOnChanceLoss(keras.callbacks.Callback):
@@ -99,7 +95,7 @@ class WarnOnChanceLoss(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.classes = self.num_classes or _num_classes(self.model)
-        is_cross_entropy = "categorical_crossentropy" in _loss_name(self.model.loss)
+        is_cross_entropy = "categorical_crossentropy" in _checks.loss_name(self.model.loss)
         self.active = is_cross_entropy and self.classes is not None and self.classes >= 2
         self.losses_at_chance: list[float] = []
         self.warned = False

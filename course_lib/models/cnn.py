@@ -104,17 +104,7 @@ class CNNSpec:
         _checks.check_int(self.dense_units, fn, "dense_units", low=1)
         _checks.check_real(self.dropout, fn, "dropout", low=0, high=1, high_open=True)
         _checks.check_int(self.num_classes, fn, "num_classes", low=2)
-        shape = tuple(self.input_shape)
-        if len(shape) != 3:
-            raise ValueError(
-                f"{fn}: input_shape must be (height, width, channels); got {self.input_shape!r}. "
-                "Add the channel axis: (28, 28) becomes (28, 28, 1)."
-            )
-        object.__setattr__(
-            self,
-            "input_shape",
-            tuple(_checks.check_int(s, fn, "input_shape", low=1) for s in shape),
-        )
+        object.__setattr__(self, "input_shape", _checks.check_image_shape(self.input_shape, fn))
         side = min(self.input_shape[:2]) // 2 ** len(self.filters)
         if side < 1:
             raise ValueError(
