@@ -1,8 +1,8 @@
 """Re-run chapter notebooks in place and store their outputs (``make execute``).
 
-Usage: ``COURSE_PROFILE=full python scripts/execute_notebooks.py [book/02_convolution.ipynb ...]``
-(default: every notebook in book/; the profile is ``course_lib.profile()``'s, full when
-COURSE_PROFILE is unset).
+Usage: ``COURSE_PROFILE=full python scripts/execute_notebooks.py [--fast-only] [NOTEBOOK ...]``
+with notebooks such as ``book/02_convolution.ipynb`` (default: every notebook in book/;
+the profile is ``course_lib.profile()``'s, full when COURSE_PROFILE is unset).
 
 Each executed notebook records where its outputs come from, in its metadata under
 ``course_execution``: the SHA-256 of its code (``course_lib.environment.code_sha256``),
@@ -10,15 +10,23 @@ the profile, the date (UTC, when the run started), the wall time in seconds, the
 hardware, and the ``course_lib`` version with the git commit it ran with and whether
 ``course_lib/`` differed from that commit (``dirty``; also true when git cannot tell).
 A full-profile run of a chapter in book/ records the same in book/execution_times.json,
-which the book's *Execution report* page shows. tests/test_notebooks.py fails when a
+which the book's *Execution report* page shows and each chapter's opening note quotes;
+right after it, the script times a fast-profile run of the same chapter (on a copy: the
+stored outputs stay the full profile's; from scratch: ``book/_runs/fast`` is deleted first,
+as the tests do) and records that too. ``--fast-only`` does only the fast timing, for
+chapters whose full run is already recorded. tests/test_notebooks.py fails when a
 chapter's code no longer has the recorded hash: re-execute the chapter then.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import functools
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -35,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 TIMES = BOOK / "execution_times.json"
 KEY = "course_execution"  # the notebook metadata key
-ENTRY_KEYS = ("seconds", "date", "hardware", "code_sha256", "commit")
+ENTRY_KEYS = ("seconds", "fast_seconds", "date", "hardware", "code_sha256", "commit")
 
 
 def _git(*args: str) -> str | None:
@@ -128,6 +136,35 @@ def execute(path: Path, profile: str) -> dict[str, object]:
     return nb.metadata[KEY]
 
 
+@contextlib.contextmanager
+def _profile(name: str):
+    """Set COURSE_PROFILE for the kernels started inside the block, then restore it."""
+    before = os.environ.get("COURSE_PROFILE")
+    os.environ["COURSE_PROFILE"] = name
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["COURSE_PROFILE"]
+        else:
+            os.environ["COURSE_PROFILE"] = before
+
+
+def time_fast(path: Path) -> float:
+    """Seconds a fast-profile run of the notebook takes from scratch; the file is untouched."""
+    nb = copy.deepcopy(nbformat.read(path, as_version=4))
+    shutil.rmtree(path.parent / "_runs" / "fast", ignore_errors=True)
+    start = time.perf_counter()
+    with _profile("fast"):
+        NotebookClient(
+            nb,
+            timeout=3600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
+    return round(time.perf_counter() - start, 1)
+
+
 def load_times(path: Path) -> dict[str, dict]:
     """Read an execution-times file (an empty record if there is none); check its shape."""
     if not path.exists():
@@ -151,6 +188,7 @@ def record(path: Path, name: str, run: dict[str, object]) -> None:
     library = run["course_lib"]
     data["notebooks"][name] = {
         "seconds": run["seconds"],
+        "fast_seconds": run.get("fast_seconds"),
         "date": run["date"],
         "hardware": run["hardware"],
         "code_sha256": run["code_sha256"],
@@ -160,12 +198,33 @@ def record(path: Path, name: str, run: dict[str, object]) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def record_fast(path: Path, name: str, seconds: float) -> None:
+    """Record a fast-profile wall time beside the recorded full-profile run of ``name``."""
+    data = load_times(path)
+    if name not in data["notebooks"]:
+        raise ValueError(
+            f"execute_notebooks: {path} records no full-profile run of {name}; "
+            "run the script without --fast-only first."
+        )
+    data["notebooks"][name]["fast_seconds"] = seconds
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str]) -> int:
+    fast_only = "--fast-only" in argv
+    argv = [a for a in argv if a != "--fast-only"]
     paths = [Path(p).resolve() for p in argv] or sorted(BOOK.glob("*.ipynb"))
     profile = course_lib.profile().name
     load_times(TIMES)  # a malformed file fails now, not after an hour of execution
     for path in paths:
         shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        if fast_only:
+            print(f"timing {shown} (fast profile) ...", flush=True)
+            seconds = time_fast(path)
+            print(f"  {seconds:7.1f} s", flush=True)
+            if path.parent == BOOK:
+                record_fast(TIMES, path.name, seconds)
+            continue
         print(f"executing {shown} ({profile} profile) ...", flush=True)
         run = execute(path, profile)
         library = run["course_lib"]
@@ -175,6 +234,9 @@ def main(argv: list[str]) -> int:
             flush=True,
         )
         if profile == "full" and path.parent == BOOK:
+            print(f"timing {shown} (fast profile) ...", flush=True)
+            run = {**run, "fast_seconds": time_fast(path)}
+            print(f"  {run['fast_seconds']:7.1f} s", flush=True)
             record(TIMES, path.name, run)
     return 0
 

@@ -236,7 +236,7 @@ def report_project(tmp_path) -> Path:
     src.mkdir()
     (src / "conf.py").write_text(
         "extensions = ['myst_nb', 'execution_report']\nproject = 'report'\n"
-        "nb_execution_mode = 'off'\n"
+        "nb_execution_mode = 'off'\nexecution_report_times = 'times.json'\n"
     )
     (src / "index.rst").write_text("Book\n====\n\n.. toctree::\n   :glob:\n\n   *\n")
     (src / "report.rst").write_text("Report\n======\n\n.. execution-report:: times.json\n")
@@ -252,9 +252,15 @@ def _chapter(path: Path, title: str, code: str = "x = 1") -> None:
     nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata=metadata), path)
 
 
-def _entry(seconds: float, digest: str | None, date: str | None = "2025-01-31T12:00:00Z") -> dict:
+def _entry(
+    seconds: float,
+    digest: str | None,
+    date: str | None = "2025-01-31T12:00:00Z",
+    fast_seconds: float | None = 30.0,
+) -> dict:
     return {
         "seconds": seconds,
+        "fast_seconds": fast_seconds,
         "date": date,
         "hardware": "2 CPU cores (Test CPU), 8 GiB RAM",
         "code_sha256": digest,
@@ -279,6 +285,8 @@ def test_execution_report_renders_the_json_and_follows_its_changes(report_projec
     for text in (
         "01_a.ipynb",
         "<p>1.5</p>",
+        "<p>0.5</p>",
+        "<p>1.0</p>",
         "02_b.ipynb",
         "<p>10.0</p>",
         "<p>11.5</p>",
@@ -295,7 +303,7 @@ def test_execution_report_renders_the_json_and_follows_its_changes(report_projec
     assert digest[:11] not in html, "the hash is shown in full"
     assert "Chapter 01_a" in html, "chapters are linked by their titles"
 
-    record["notebooks"]["02_b.ipynb"] = _entry(1200.0, None, date=None)
+    record["notebooks"]["02_b.ipynb"] = _entry(1200.0, None, date=None, fast_seconds=None)
     (report_project / "times.json").write_text(json.dumps(record))
     build = _sphinx(report_project, tmp_path / "out")  # incremental, like make book
     assert build.returncode == 0, build.stderr
@@ -304,6 +312,7 @@ def test_execution_report_renders_the_json_and_follows_its_changes(report_projec
         "the report did not follow the changed JSON"
     )
     assert "<p>unknown</p>" in html and "<p>no hash recorded</p>" in html
+    assert "<p>1.0</p>" not in html and "<p>0.5</p>" in html, "the fast total ignores a null"
 
     _chapter(report_project / "01_a.ipynb", "01_a (more prose)")  # markdown edits are free
     build = _sphinx(report_project, tmp_path / "out")
@@ -322,6 +331,41 @@ def test_execution_report_renders_the_json_and_follows_its_changes(report_projec
     assert build.returncode == 0, build.stderr
     html = _report(tmp_path)
     assert "03_c.ipynb" in html and "not recorded yet" in html, "the report missed a new chapter"
+
+
+def test_run_time_role_quotes_the_recorded_times(report_project, tmp_path):
+    (report_project / "note.md").write_text(
+        "# Note\n\nThis takes {run-time}`01_a.ipynb`; that takes {run-time}`02_b.ipynb`; "
+        "a new one {run-time}`09_z.ipynb`.\n"
+    )
+    record = {
+        "notebooks": {
+            "01_a.ipynb": _entry(90.0, None, fast_seconds=6.0),
+            "02_b.ipynb": _entry(600.0, None, fast_seconds=None),
+        },
+        "versions": {},
+    }
+    (report_project / "times.json").write_text(json.dumps(record))
+    build = _sphinx(report_project, tmp_path / "out")
+    assert build.returncode == 0, build.stderr
+    html = (tmp_path / "out" / "note.html").read_text()
+    machine = "2 CPU cores (Test CPU), 8 GiB RAM"
+    assert (
+        f"1.5 minutes in the full profile and 0.1 minutes in the fast profile, on {machine}"
+        in html
+    ), html
+    assert f"10.0 minutes in the full profile, on {machine}" in html
+    assert "not measured yet (make execute records it)" in html
+
+    record["notebooks"]["01_a.ipynb"]["seconds"] = 120.0
+    (report_project / "times.json").write_text(json.dumps(record))
+    build = _sphinx(report_project, tmp_path / "out")  # incremental: follows the file
+    assert build.returncode == 0, build.stderr
+    assert "2.0 minutes in the full profile" in (tmp_path / "out" / "note.html").read_text()
+
+    (report_project / "times.json").write_text('{"notebooks": {}}')
+    build = _sphinx(report_project, tmp_path / "out")
+    assert build.returncode != 0 and "run-time: cannot read times.json" in build.stderr
 
 
 @pytest.mark.parametrize(
@@ -371,6 +415,7 @@ def test_record_adds_a_chapter_and_keeps_the_others(tmp_path):
     assert record["notebooks"]["01_a.ipynb"] == old["notebooks"]["01_a.ipynb"]
     assert record["notebooks"]["02_b.ipynb"] == {
         "seconds": 12.3,
+        "fast_seconds": None,
         "date": "2025-02-01T08:00:00Z",
         "hardware": "a machine",
         "code_sha256": "b" * 64,
@@ -413,6 +458,22 @@ def test_execute_stores_outputs_with_where_they_come_from(tmp_path, monkeypatch)
     entry = json.loads((book / "times.json").read_text())["notebooks"]["01_a.ipynb"]
     assert entry["code_sha256"] == run["code_sha256"] and entry["date"] == run["date"]
     assert entry["seconds"] == run["seconds"] and entry["commit"].startswith(head or "unknown")
+    assert entry["fast_seconds"] >= 0, "the fast-profile run is timed too"
+
+    nb.cells[1].source = "import os\nassert os.environ['COURSE_PROFILE'] == 'fast'"
+    nbformat.write(nb, path)
+    before = path.read_text()
+    assert execute_notebooks.main(["--fast-only", str(path)]) == 0
+    assert path.read_text() == before, "--fast-only left the stored notebook alone"
+    again = json.loads((book / "times.json").read_text())["notebooks"]["01_a.ipynb"]
+    assert {k: v for k, v in again.items() if k != "fast_seconds"} == {
+        k: v for k, v in entry.items() if k != "fast_seconds"
+    }
+    assert os.environ["COURSE_PROFILE"] == "full", "the profile is restored"
+
+    (book / "02_b.ipynb").write_bytes(path.read_bytes())
+    with pytest.raises(ValueError, match="records no full-profile run of 02_b.ipynb"):
+        execute_notebooks.main(["--fast-only", str(book / "02_b.ipynb")])
 
 
 def test_execute_drops_tensorflows_startup_lines_and_keeps_real_stderr():
