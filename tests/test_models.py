@@ -274,3 +274,72 @@ def test_small_models_explain_a_missing_channel_axis(build, fn):
     with pytest.raises(TypeError, match=f"{fn}: input_shape must be"):
         build(28)
     assert build([32, 32, 3]).input_shape == (None, 32, 32, 3)
+
+
+# --- initialization and the dense baseline ------------------------------------------------
+
+
+def test_depthwise_he_normal_counts_the_fan_in_per_channel():
+    kernel = np.asarray(models.depthwise_he_normal(seed=0)((3, 3, 256, 1)))
+    keras_kernel = np.asarray(keras.initializers.HeNormal(seed=0)((3, 3, 256, 1)))
+    assert abs(kernel.std() - np.sqrt(2 / 9)) < 0.02
+    assert abs(keras_kernel.std() - np.sqrt(2 / (9 * 256))) < 0.002, "Keras' own fan-in"
+    again = np.asarray(models.depthwise_he_normal(seed=0)((3, 3, 256, 1)))
+    assert np.array_equal(kernel, again)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        models.depthwise_he_normal(seed=1.5)
+
+
+def test_spec_uses_the_depthwise_initializer_only_for_depthwise_kernels():
+    spec = CNNSpec(filters=(64,), initializer="he_normal")
+    fixed = spec.replace(depthwise_initializer=models.DEPTHWISE_HE_NORMAL).build(seed=0)
+    plain = spec.build(seed=0)
+
+    def depthwise_std(model):
+        layer = next(x for x in model.layers if isinstance(x, keras.layers.SeparableConv2D))
+        return float(np.std(layer.depthwise_kernel))
+
+    assert abs(depthwise_std(fixed) - np.sqrt(2 / 9)) < 0.06
+    assert depthwise_std(plain) < 0.1
+    assert spec.count_params() == fixed.count_params()
+    with pytest.raises(TypeError, match="depthwise_initializer must be None or the name"):
+        CNNSpec(depthwise_initializer=3)
+    with pytest.raises(TypeError, match="initializer must be the name of a Keras initializer"):
+        CNNSpec(initializer=None)
+
+
+def test_layer_rms_follows_the_signal_through_the_network():
+    x = np.random.default_rng(0).normal(size=(32, 28, 28, 1)).astype("float32")
+    notes = models.layer_rms(models.notes_cnn(seed=0), x)
+    assert list(notes.index)[-1] == "dense_1" or notes.index[-1].startswith("dense")
+    assert notes.name == "rms" and len(notes) == 12
+    convs = notes[[i for i in notes.index if "conv" in i]]
+    assert convs.iloc[-1] < convs.iloc[0] / 100, "the notes' initialization shrinks the signal"
+    fixed = models.layer_rms(
+        models.notes_cnn(
+            kernel_initializer="he_normal",
+            depthwise_initializer=models.DEPTHWISE_HE_NORMAL,
+            seed=0,
+        ),
+        x,
+    )
+    convs = fixed[[i for i in fixed.index if "conv" in i]]
+    assert convs.iloc[-1] > convs.iloc[0] / 10, "He with the right fan-in keeps it"
+    with pytest.raises(ValueError, match="x must be a batch of shape \\(N, 28, 28, 1\\)"):
+        models.layer_rms(models.notes_cnn(seed=0), x[..., 0])
+    with pytest.raises(TypeError, match="model must be a keras.Model"):
+        models.layer_rms("model", x)
+
+
+def test_mlp_budget_seed_and_options():
+    model = models.mlp(seed=3)
+    assert model.count_params() == 235_146 < models.NOTES_CNN_PARAMS
+    assert model.output_shape == (None, 10)
+    again = models.mlp(seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), again.get_weights()))
+    with_dropout = models.mlp(units=(32,), dropout=0.5, seed=0)
+    assert sum(isinstance(x, keras.layers.Dropout) for x in with_dropout.layers) == 1
+    with pytest.raises(TypeError, match="mlp: units must be a non-empty tuple"):
+        models.mlp(units=())
+    with pytest.raises(ValueError, match="mlp: dropout must be"):
+        models.mlp(dropout=1.0)

@@ -4,6 +4,8 @@
   (``CNNSpec``), and the notes' network (``notes_cnn``);
 - ``course_lib.models.small``: a two-block CNN (chapters "Convolution" and
   "Pooling") and MobileNet-style models ("Depthwise separable convolution");
+- ``course_lib.models.initializers``: the signal's size through a network at
+  initialization, and depthwise kernels initialized with the right fan-in;
 - ``course_lib.models.macs``: multiply-adds of a built model;
 - ``course_lib.models.backbones``: backbones to transfer, and the surgery
   that freezes, re-heads and fine-tunes them ("Transfer learning").
@@ -34,10 +36,12 @@ from course_lib.models.cnn import (
     CNNSpec,
     notes_cnn,
 )
+from course_lib.models.initializers import DEPTHWISE_HE_NORMAL, depthwise_he_normal, layer_rms
 from course_lib.models.macs import count_macs, layer_macs
 from course_lib.models.small import (
     MOBILENET_BLOCKS,
     feature_extractor,
+    mlp,
     mobilenet_block,
     mobilenet_cnn,
     small_cnn,
@@ -50,7 +54,11 @@ __all__ = [
     "NOTES_SPEC",
     "NOTES_CNN_PARAMS",
     "notes_cnn",
+    "DEPTHWISE_HE_NORMAL",
+    "depthwise_he_normal",
+    "layer_rms",
     "small_cnn",
+    "mlp",
     "feature_extractor",
     "mobilenet_block",
     "mobilenet_cnn",

@@ -20,6 +20,7 @@ from keras import layers
 
 from course_lib import _checks, ops
 from course_lib.data import NUM_CLASSES
+from course_lib.models.initializers import DEPTHWISE_HE_NORMAL, depthwise_he_normal
 
 __all__ = ["CONV_KINDS", "HEADS", "CNNSpec", "NOTES_SPEC", "NOTES_CNN_PARAMS", "notes_cnn"]
 
@@ -63,6 +64,11 @@ class CNNSpec:
         Activation of every hidden layer.
     initializer : str
         Initializer of every kernel (e.g. "glorot_uniform", "he_normal").
+    depthwise_initializer : str, optional
+        Initializer of the depthwise kernels of separable convolutions; None:
+        ``initializer``, as Keras does. ``"depthwise_he_normal"``
+        (``models.DEPTHWISE_HE_NORMAL``) counts their fan-in per channel
+        (``models.depthwise_he_normal``).
     num_classes : int
         Units of the softmax output layer.
     input_shape : (int, int, int)
@@ -84,6 +90,7 @@ class CNNSpec:
     dropout: float = 0.0
     activation: str = "relu"
     initializer: str = "glorot_uniform"
+    depthwise_initializer: str | None = None
     num_classes: int = NUM_CLASSES
     input_shape: tuple[int, int, int] = (28, 28, 1)
 
@@ -103,6 +110,18 @@ class CNNSpec:
         _checks.check_choice(self.head, fn, "head", HEADS)
         _checks.check_int(self.dense_units, fn, "dense_units", low=1)
         _checks.check_real(self.dropout, fn, "dropout", low=0, high=1, high_open=True)
+        if not isinstance(self.initializer, str):
+            raise TypeError(
+                f"{fn}: initializer must be the name of a Keras initializer, as 'he_normal'; "
+                f"got {self.initializer!r}."
+            )
+        if self.depthwise_initializer is not None and not isinstance(
+            self.depthwise_initializer, str
+        ):
+            raise TypeError(
+                f"{fn}: depthwise_initializer must be None or the name of an initializer, as "
+                f"'{DEPTHWISE_HE_NORMAL}'; got {self.depthwise_initializer!r}."
+            )
         _checks.check_int(self.num_classes, fn, "num_classes", low=2)
         object.__setattr__(self, "input_shape", _checks.check_image_shape(self.input_shape, fn))
         side = min(self.input_shape[:2]) // 2 ** len(self.filters)
@@ -198,6 +217,8 @@ class CNNSpec:
             return None if streams is None else seed + 1_000 * next(streams)
 
         def init(kind: str | None = None) -> keras.initializers.Initializer:
+            if kind == DEPTHWISE_HE_NORMAL:
+                return depthwise_he_normal(seed=next_seed())
             initializer = keras.initializers.get(kind or self.initializer)
             config = initializer.get_config()
             if "seed" in config:
@@ -228,7 +249,7 @@ class CNNSpec:
                         layers.SeparableConv2D(
                             n,
                             k,
-                            depthwise_initializer=init(),
+                            depthwise_initializer=init(self.depthwise_initializer),
                             pointwise_initializer=init(),
                             **options,
                         )
@@ -271,6 +292,7 @@ def notes_cnn(
     dropout: float = 0.0,
     block_dropout: float = 0.0,
     kernel_initializer: str = "glorot_uniform",
+    depthwise_initializer: str | None = None,
     num_classes: int = NUM_CLASSES,
     input_shape: tuple[int, int, int] = (28, 28, 1),
     name: str | None = None,
@@ -294,6 +316,7 @@ def notes_cnn(
         dropout=dropout,
         block_dropout=block_dropout,
         initializer=kernel_initializer,
+        depthwise_initializer=depthwise_initializer,
         num_classes=num_classes,
         input_shape=input_shape,
     )
