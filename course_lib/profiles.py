@@ -56,10 +56,30 @@ class Profile:
         Training images of each run in a side-by-side comparison of trainings.
     compare_epochs : int
         Epochs of each run in such a comparison.
+    compare_seeds : int
+        Seeds each condition of a comparison of trainings repeats over (at
+        least 5 in the full profile; at least 2, the fewest a paired interval
+        needs, in the fast one).
+    separable_train_size : int
+        Training images of each run of the separable-convolution chapter's
+        comparison (three networks times ``compare_seeds`` seeds).
+    separable_epochs : int
+        Epochs of each of those runs.
     segmentation_size : int
         Training canvases of the segmentation (fully convolutional) example.
     segmentation_epochs : int
         Epochs of the segmentation example.
+    fcn_compare_size : int
+        Training canvases of each run of the fully convolutional networks
+        chapter's design comparisons (three designs times ``compare_seeds``).
+    fcn_compare_epochs : int
+        Epochs of each of those runs.
+    fcn_train_size : int
+        Training canvases of that chapter's final training.
+    fcn_epochs : int
+        Epochs of the final training (its learning rate decays to zero over them).
+    fcn_eval_size : int
+        Validation canvases and test canvases (each) of that chapter.
     timing_repeats : int
         Repeated timings a throughput measurement takes the median of.
     augment_runs : tuple of (int, int)
@@ -102,8 +122,16 @@ class Profile:
     small_train_sizes: tuple[int, ...]
     compare_train_size: int
     compare_epochs: int
+    compare_seeds: int
+    separable_train_size: int
+    separable_epochs: int
     segmentation_size: int
     segmentation_epochs: int
+    fcn_compare_size: int
+    fcn_compare_epochs: int
+    fcn_train_size: int
+    fcn_epochs: int
+    fcn_eval_size: int
     timing_repeats: int
     augment_runs: tuple[tuple[int, int], ...]
     transfer_label_counts: tuple[int, ...]
@@ -168,8 +196,16 @@ PROFILES: dict[str, Profile] = {
         small_train_sizes=(1_000, 5_000),
         compare_train_size=10_000,
         compare_epochs=5,
+        compare_seeds=5,
+        separable_train_size=5_000,
+        separable_epochs=5,
         segmentation_size=6_000,
         segmentation_epochs=6,
+        fcn_compare_size=2_000,
+        fcn_compare_epochs=4,
+        fcn_train_size=8_000,
+        fcn_epochs=12,
+        fcn_eval_size=1_000,
         timing_repeats=7,
         augment_runs=((1_000, 25), (5_000, 5)),
         transfer_label_counts=(20, 50, 100, 200, 1_000),
@@ -196,8 +232,16 @@ PROFILES: dict[str, Profile] = {
         small_train_sizes=(500,),
         compare_train_size=1_000,
         compare_epochs=1,
+        compare_seeds=2,
+        separable_train_size=1_000,
+        separable_epochs=1,
         segmentation_size=2_000,
         segmentation_epochs=2,
+        fcn_compare_size=200,
+        fcn_compare_epochs=1,
+        fcn_train_size=1_000,
+        fcn_epochs=2,
+        fcn_eval_size=200,
         timing_repeats=2,
         augment_runs=((500, 2),),
         transfer_label_counts=(100,),

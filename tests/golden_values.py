@@ -18,6 +18,8 @@ MACHINE_DEPENDENT = re.compile(
     r"minutes|seconds|_s$|(^|_)ms(_|$)|time|hardware|speed|per_second|rate$|gmac|throughput"
     r"|version|headroom|_note$"
 )
+VERDICT_WORDS = ("better by", "worse by", "no difference")
+"""A glued ``experiments.verdict`` (name containing "verdict") is compared by its direction."""
 ACCURACY_ABS = 0.01  # default tolerance of a glued fraction (accuracy, IoU...)
 OTHER_REL = 0.05  # default relative tolerance of any other real number
 
@@ -40,6 +42,8 @@ def default_entry(name: str, value: object) -> dict:
     """A golden entry with the default tolerance for this kind of value."""
     if MACHINE_DEPENDENT.search(name):
         return {"value": value, "compare": False}
+    if "verdict" in name and isinstance(value, str):
+        return {"value": value, "compare": "direction"}
     if isinstance(value, float):
         return (
             {"value": value, "abs": ACCURACY_ABS}
@@ -56,6 +60,11 @@ def mismatch(name: str, value: object, entry: dict | None) -> str | None:
     if not entry.get("compare", True):
         return None
     expected = entry["value"]
+    if entry.get("compare") == "direction":
+        found, wanted = _direction(value), _direction(expected)
+        if found == wanted and found is not None:
+            return None
+        return f"{name} = {value!r}: {found or 'no verdict'}, golden {expected!r}: {wanted}"
     real = (int, float)
     if isinstance(value, real) and isinstance(expected, real) and not isinstance(value, bool):
         tolerance = entry.get("abs", 0.0) + entry.get("rel", 0.0) * abs(expected)
@@ -65,3 +74,12 @@ def mismatch(name: str, value: object, entry: dict | None) -> str | None:
             return None
         return f"{name} = {value!r}, golden {expected!r} (tolerance {tolerance:g})"
     return None if value == expected else f"{name} = {value!r}, golden {expected!r}"
+
+
+def _direction(verdict: object) -> str | None:
+    """"better by", "worse by" or "no difference": how a verdict string starts (else None)."""
+    if isinstance(verdict, str):
+        for words in VERDICT_WORDS:
+            if verdict.startswith(words):
+                return words
+    return None

@@ -59,6 +59,14 @@ def test_machine_dependent_values_are_recorded_but_not_compared():
     assert "has no golden value" in mismatch("new_value", 1, None)
 
 
+def test_verdicts_are_compared_by_their_direction():
+    entry = default_entry("verdict_accuracy", "better by 2.1 points (95% CI 1.2 to 3.0)")
+    assert entry["compare"] == "direction"
+    assert mismatch("verdict_accuracy", "better by 2.3 points (95% CI 1.0 to 3.6)", entry) is None
+    assert "golden" in mismatch("verdict_accuracy", "no difference this ... (CI -1 to +2)", entry)
+    assert "no verdict" in mismatch("verdict_accuracy", "a sentence", entry)
+
+
 def record(name: str, text: str) -> dict:
     prefix = "application/papermill.record/"
     return {

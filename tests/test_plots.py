@@ -270,3 +270,34 @@ def test_show_segmentation_rejects_bad_input():
         plots.show_segmentation(x, masks, n=0)
     with pytest.raises(ValueError, match=r"images must have shape \(N, H, W\)"):
         plots.show_segmentation(np.zeros((8, 8)), masks)
+
+
+def test_plot_tradeoffs_one_panel_per_cost_with_interval_bars():
+    results = pd.DataFrame(
+        {
+            "accuracy": [0.85, 0.86],
+            "ci_low": [0.84, 0.85],
+            "ci_high": [0.86, 0.88],
+            "parameters": [1_000, 2_000],
+            "ms": [0.3, 0.5],
+        },
+        index=["separable", "standard"],
+    )
+    fig = plots.plot_tradeoffs(results, "accuracy", ["parameters", "ms"])
+    assert len(fig.axes) == 2 and not fig.axes[0].collections[1:]
+    fig = plots.plot_tradeoffs(
+        results, "accuracy", ["parameters", "ms"], interval=("ci_low", "ci_high")
+    )
+    bars = fig.axes[1].collections[0].get_segments()  # the error bars, drawn first
+    assert [tuple(seg[:, 1]) for seg in bars] == [(0.84, 0.86), (0.85, 0.88)]
+    assert [seg[0, 0] for seg in bars] == [0.3, 0.5]
+
+
+def test_plot_tradeoffs_refuses_a_bad_interval():
+    results = pd.DataFrame({"accuracy": [0.9], "ms": [0.3]}, index=["a"])
+    with pytest.raises(TypeError, match=r"plot_tradeoffs: interval must be a pair of column"):
+        plots.plot_tradeoffs(results, "accuracy", ["ms"], interval="ci_low")
+    with pytest.raises(ValueError, match=r"plot_tradeoffs: results has no column\(s\) \['lo'"):
+        plots.plot_tradeoffs(results, "accuracy", ["ms"], interval=("lo", "hi"))
+    with pytest.raises(ValueError, match="plot_tradeoffs: results has no rows"):
+        plots.plot_tradeoffs(results.iloc[:0], "accuracy", ["ms"])

@@ -67,6 +67,33 @@ def test_fast_is_smaller_than_full():
     assert full.transfer_seeds >= 5 and full.num_seeds >= 3
 
 
+def test_comparisons_have_enough_seeds_for_an_interval():
+    # verdicts need a paired interval (>= 2 seeds); the book's comparisons use >= 5
+    assert PROFILES["full"].compare_seeds >= 5
+    assert PROFILES["fast"].compare_seeds >= 2
+
+
+def test_separable_comparison_fits_the_chapter_budget():
+    # three networks x compare_seeds runs; at the ~385 training images/s (averaged over the
+    # three networks) of the chapter's recorded run on 2 CPU cores, 400,000 image-epochs are
+    # about 17 minutes, which keeps the chapter within ~20 minutes
+    full, fast = PROFILES["full"], PROFILES["fast"]
+    assert 3 * full.compare_seeds * full.separable_train_size * full.separable_epochs <= 400_000
+    assert fast.separable_train_size * fast.separable_epochs <= 1_000
+
+
+def test_fcn_chapter_fits_its_budget():
+    # three designs x compare_seeds comparison runs plus the final training; at the ~5 ms
+    # per canvas and epoch measured on 2 shared CPU cores, 250,000 canvas-epochs are about
+    # 21 minutes, which keeps the chapter within 25
+    full, fast = PROFILES["full"], PROFILES["fast"]
+    comparisons = 3 * full.compare_seeds * full.fcn_compare_size * full.fcn_compare_epochs
+    assert comparisons + full.fcn_train_size * full.fcn_epochs <= 250_000
+    assert 3 * fast.compare_seeds * fast.fcn_compare_size * fast.fcn_compare_epochs <= 2_000
+    assert fast.fcn_train_size * fast.fcn_epochs <= 2_000
+    assert full.fcn_epochs > full.fcn_compare_epochs, "the final training runs longest"
+
+
 def test_profiles_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         PROFILES["full"].epochs = 1  # type: ignore[misc]

@@ -217,23 +217,50 @@ def plot_train_val_gap(
 
 
 def plot_tradeoffs(
-    results: object, y: str, xs: Sequence[str], title: str | None = None
+    results: object,
+    y: str,
+    xs: Sequence[str],
+    title: str | None = None,
+    interval: tuple[str, str] | None = None,
 ) -> plt.Figure:
     """Plot one metric against several costs, one panel per cost, one labelled point per model.
 
     Defined in chapter "Depthwise separable convolution".
 
     ``results`` is a pandas ``DataFrame`` with one row per model (the index
-    names the points) and the columns ``y`` (e.g. ``"test accuracy"``) and
-    every name in ``xs`` (e.g. ``"parameters"``, ``"inference ms/image"``).
+    names the points) and the columns ``y`` (e.g. ``"validation accuracy"``)
+    and every name in ``xs`` (e.g. ``"parameters"``, ``"inference ms/image"``).
+    ``interval``, a pair of column names such as ``("ci_low", "ci_high")``,
+    draws a vertical bar from one to the other through each point (the
+    spread of ``y`` over seeds, say).
     """
     fn = "plot_tradeoffs"
-    _check_columns(results, fn, "results", (y, *xs))
+    if interval is not None and (
+        not isinstance(interval, tuple)
+        or len(interval) != 2
+        or not all(isinstance(c, str) for c in interval)
+    ):
+        raise TypeError(
+            f"{fn}: interval must be a pair of column names, as ('ci_low', 'ci_high'); "
+            f"got {interval!r}."
+        )
+    _check_columns(results, fn, "results", (y, *xs, *(interval or ())))
     if len(results) == 0:
         raise ValueError(f"{fn}: results has no rows; expected one row per model.")
     fig, axes = plt.subplots(1, len(xs), figsize=(4.2 * len(xs), 3.6), squeeze=False)
     for ax, x in zip(axes[0], xs):
-        ax.scatter(results[x], results[y], s=40)
+        if interval is not None:
+            low, high = (results[c].to_numpy(float) for c in interval)
+            centre = results[y].to_numpy(float)
+            ax.errorbar(
+                results[x],
+                centre,
+                yerr=[centre - low, high - centre],
+                fmt="none",
+                ecolor="0.5",
+                capsize=4,
+            )
+        ax.scatter(results[x], results[y], s=40, zorder=3)
         for label, row in results.iterrows():
             ax.annotate(
                 str(label), (row[x], row[y]), textcoords="offset points", xytext=(5, 4), fontsize=9
