@@ -11,7 +11,7 @@ The metrics (pixel accuracy, IoU) are in ``course_lib.metrics``, the figure
 (``show_segmentation``) in ``course_lib.plots``. Keras is imported only when
 a network is built.
 
-Defined in chapter "A CNN classifier".
+Defined in chapter "Fully convolutional networks".
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ __all__ = [
     "THRESHOLD",
     "make_canvases",
     "fcn",
+    "receptive_field",
     "predict_masks",
 ]
 
@@ -101,7 +102,7 @@ def make_canvases(
 ) -> Split:
     """Paste random Fashion-MNIST items on empty canvases and label every pixel.
 
-    Defined in chapter "A CNN classifier".
+    Defined in chapter "Fully convolutional networks".
 
     Each canvas gets between ``items[0]`` and ``items[1]`` items (inclusive),
     drawn with replacement from ``split``, at random positions fully inside
@@ -176,24 +177,45 @@ def make_canvases(
 # --------------------------------------------------------------------------
 
 
-def fcn(num_classes: int = NUM_SEG_CLASSES, filters: tuple[int, ...] = (32, 64)) -> keras.Model:
+def _check_positive_ints(value: object, fn: str, name: str, what: str) -> tuple[int, ...]:
+    """Return ``value`` as a non-empty tuple of integers >= 1."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{fn}: {name} must be {what}; got {value!r}.")
+    if len(value) == 0:
+        raise ValueError(f"{fn}: {name} must be {what}; got {value!r}.")
+    return tuple(_checks.check_int(v, fn, f"{name}[{i}]", low=1) for i, v in enumerate(value))
+
+
+def fcn(
+    num_classes: int = NUM_SEG_CLASSES,
+    filters: tuple[int, ...] = (32, 64),
+    *,
+    skips: bool = True,
+    bottleneck_dilations: tuple[int, ...] = (1, 1),
+    seed: int | None = None,
+    learning_rate: float = 1e-3,
+    decay_steps: int | None = None,
+) -> keras.Model:
     """A small fully convolutional network for pixelwise classification.
 
-    Defined in chapter "A CNN classifier".
+    Defined in chapter "Fully convolutional networks".
 
     Encoder: per entry of ``filters``, a 3x3 ``Conv2D`` (ReLU) whose output
-    is kept as a skip connection, then ``MaxPooling2D(2)``. Bottleneck: two
-    3x3 convolutions at the lowest resolution, which see most of an item.
-    Decoder, back up level by level: a stride-2 ``Conv2DTranspose`` doubles
-    the resolution, and the kept encoder features of that level are *added*
-    (they know where the edges are; the upsampled ones know what the item is).
-    Classifier: a 1x1 ``Conv2D`` with softmax, i.e. one small dense layer
-    applied at every pixel. No ``Dense`` layer, so the input is
-    ``(None, None, 1)``: any height and width divisible by ``2 ** len(filters)``.
+    is kept as a skip connection, then ``MaxPooling2D(2)``. Bottleneck: one
+    3x3 convolution per entry of ``bottleneck_dilations`` at the lowest
+    resolution, with that dilation rate (``(2, 4)`` widens what a bottleneck
+    pixel sees without another pooling). Decoder, back up level by level: a
+    stride-2 ``Conv2DTranspose`` doubles the resolution and, with ``skips``,
+    the kept encoder features of that level are *added* (they know where the
+    edges are; the upsampled ones know what the item is). Classifier: a 1x1
+    ``Conv2D`` with softmax, i.e. one small dense layer applied at every
+    pixel. No ``Dense`` layer, so the input is ``(None, None, 1)``: any
+    height and width divisible by ``2 ** len(filters)``. Neither ``skips``
+    nor the dilations change the number of parameters.
 
     Compiled by ``train.compile_classifier`` (Adam, sparse categorical
-    cross-entropy); its accuracy metric is the pixel accuracy. The initial
-    weights come from Keras' global random state (``seed_everything``).
+    cross-entropy); it logs the pixel accuracy (``accuracy``) and the mean
+    IoU over the classes that occur (``mean_iou``, as ``metrics.mean_iou``).
 
     Parameters
     ----------
@@ -201,14 +223,31 @@ def fcn(num_classes: int = NUM_SEG_CLASSES, filters: tuple[int, ...] = (32, 64))
         Classes per pixel (background + ten items).
     filters : tuple of int, default (32, 64)
         Filters of the encoder blocks, one block (and one halving) per entry.
+    skips : bool, default True
+        Add each encoder level's features to the decoder at that level.
+    bottleneck_dilations : tuple of int, default (1, 1)
+        Dilation rate of each bottleneck convolution (all have
+        ``filters[-1]`` filters); ``(1, 1)`` is two plain 3x3 convolutions.
+    seed : int, optional
+        Seeds every initializer (each its own stream), so the same seed
+        builds the same weights without touching the global random state.
+        None: not reproducible.
+    learning_rate : float, default 1e-3
+        Adam's (initial) learning rate.
+    decay_steps : int, optional
+        Decay the learning rate to zero along a cosine over this many steps
+        (``epochs * steps per epoch``); constant without it.
 
     Raises
     ------
     TypeError
-        If ``num_classes`` or an entry of ``filters`` is not an integer, or
-        ``filters`` is not a tuple.
+        If ``num_classes``, ``seed`` or an entry of ``filters`` or
+        ``bottleneck_dilations`` is not an integer, those are not tuples, or
+        ``skips`` is not a bool.
     ValueError
-        If ``filters`` is empty or holds a non-positive number, or ``num_classes < 2``.
+        If ``filters`` or ``bottleneck_dilations`` is empty or holds a
+        non-positive number, ``num_classes < 2``, or a seed, learning rate
+        or ``decay_steps`` is out of range.
     """
     import keras
     from keras import layers
@@ -217,32 +256,104 @@ def fcn(num_classes: int = NUM_SEG_CLASSES, filters: tuple[int, ...] = (32, 64))
 
     fn = "fcn"
     num_classes = _checks.check_int(num_classes, fn, "num_classes", low=2)
-    what = "a non-empty tuple of positive integers, one per encoder block"
-    if not isinstance(filters, Sequence):
-        raise TypeError(f"{fn}: filters must be {what}; got {filters!r}.")
-    if len(filters) == 0:
-        raise ValueError(f"{fn}: filters must be {what}; got {filters!r}.")
-    filters = tuple(_checks.check_int(f, fn, f"filters[{i}]", low=1) for i, f in enumerate(filters))
+    filters = _check_positive_ints(
+        filters, fn, "filters", "a non-empty tuple of positive integers, one per encoder block"
+    )
+    dilations = _check_positive_ints(
+        bottleneck_dilations,
+        fn,
+        "bottleneck_dilations",
+        "a non-empty tuple of positive integers, one dilation rate per bottleneck convolution",
+    )
+    if not isinstance(skips, bool):
+        raise TypeError(f"{fn}: skips must be True or False; got {skips!r}.")
+    seed = _checks.check_seed(seed, fn)
+    learning_rate = _checks.check_real(learning_rate, fn, "learning_rate", low=0, low_open=True)
+    if decay_steps is not None:
+        decay_steps = _checks.check_int(decay_steps, fn, "decay_steps", low=1)
+    streams = iter(range(10**6))
 
-    def conv(width: int, name: str) -> layers.Conv2D:
-        return layers.Conv2D(width, 3, padding="same", activation="relu", name=name)
+    def init() -> keras.initializers.Initializer:
+        # Keras' default for Conv2D, seeded: each layer its own stream.
+        return keras.initializers.GlorotUniform(
+            seed=None if seed is None else seed + 1_000 * next(streams)
+        )
+
+    def conv(width: int, name: str, dilation: int = 1) -> layers.Conv2D:
+        return layers.Conv2D(
+            width,
+            3,
+            padding="same",
+            dilation_rate=dilation,
+            activation="relu",
+            kernel_initializer=init(),
+            name=name,
+        )
 
     inputs = keras.Input(shape=(None, None, 1), name="canvas")
     x = inputs
-    skips = []
+    kept = []
     for level, width in enumerate(filters, start=1):
         x = conv(width, f"enc{level}_conv")(x)
-        skips.append(x)
+        kept.append(x)
         x = layers.MaxPooling2D(2, name=f"enc{level}_pool")(x)
-    x = conv(filters[-1], "bottleneck_conv1")(x)
-    x = conv(filters[-1], "bottleneck_conv2")(x)
+    for i, dilation in enumerate(dilations, start=1):
+        x = conv(filters[-1], f"bottleneck_conv{i}", dilation)(x)
     for level in range(len(filters), 0, -1):
         x = layers.Conv2DTranspose(
-            filters[level - 1], 2, strides=2, activation="relu", name=f"dec{level}_up"
+            filters[level - 1],
+            2,
+            strides=2,
+            activation="relu",
+            kernel_initializer=init(),
+            name=f"dec{level}_up",
         )(x)
-        x = layers.Add(name=f"dec{level}_skip")([x, skips[level - 1]])
-    outputs = layers.Conv2D(num_classes, 1, activation="softmax", name="pixel_classifier")(x)
-    return train.compile_classifier(keras.Model(inputs, outputs, name="fcn"))
+        if skips:
+            x = layers.Add(name=f"dec{level}_skip")([x, kept[level - 1]])
+    outputs = layers.Conv2D(
+        num_classes, 1, activation="softmax", kernel_initializer=init(), name="pixel_classifier"
+    )(x)
+    model = keras.Model(inputs, outputs, name="fcn" if skips else "fcn_no_skips")
+    model = train.compile_classifier(model, learning_rate=learning_rate, decay_steps=decay_steps)
+    iou = keras.metrics.MeanIoU(num_classes, sparse_y_pred=False, name="mean_iou")
+    model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy", iou])
+    return model
+
+
+def receptive_field(model: keras.Model) -> int:
+    """Side of the square of input pixels one bottleneck pixel of ``model`` sees.
+
+    Defined in chapter "Fully convolutional networks".
+
+    Walks the encoder and bottleneck of an ``fcn()`` (every ``Conv2D`` and
+    ``MaxPooling2D`` before the first ``Conv2DTranspose``): a k x k
+    convolution with dilation d adds ``(k - 1) * d`` times the current
+    stride, a p x p pooling adds ``p - 1`` times it and multiplies the
+    stride by its own.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a Keras model.
+    """
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            f"receptive_field: model must be a keras.Model such as fcn(); "
+            f"got {type(model).__name__}."
+        )
+    field, stride = 1, 1
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2DTranspose):
+            break
+        if isinstance(layer, keras.layers.Conv2D):
+            field += (layer.kernel_size[0] - 1) * layer.dilation_rate[0] * stride
+            stride *= layer.strides[0]
+        elif isinstance(layer, keras.layers.MaxPooling2D):
+            field += (layer.pool_size[0] - 1) * stride
+            stride *= layer.strides[0]
+    return field
 
 
 def _poolings(model: keras.Model) -> tuple[int, int]:
@@ -256,7 +367,7 @@ def _poolings(model: keras.Model) -> tuple[int, int]:
 def predict_masks(model: keras.Model, x: np.ndarray) -> np.ndarray:
     """Predict one label per pixel: the argmax of the model's class probabilities.
 
-    Defined in chapter "A CNN classifier".
+    Defined in chapter "Fully convolutional networks".
 
     Parameters
     ----------

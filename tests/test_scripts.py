@@ -336,7 +336,7 @@ def test_execution_report_renders_the_json_and_follows_its_changes(report_projec
 def test_run_time_role_quotes_the_recorded_times(report_project, tmp_path):
     (report_project / "note.md").write_text(
         "# Note\n\nThis takes {run-time}`01_a.ipynb`; that takes {run-time}`02_b.ipynb`; "
-        "a new one {run-time}`09_z.ipynb`.\n"
+        "a new one {run-time}`09_z.ipynb`; the book {run-time}`all`.\n"
     )
     record = {
         "notebooks": {
@@ -356,6 +356,7 @@ def test_run_time_role_quotes_the_recorded_times(report_project, tmp_path):
     ), html
     assert f"10.0 minutes in the full profile, on {machine}" in html
     assert "not measured yet (make execute records it)" in html
+    assert f"11.5 minutes in the full profile, on {machine}" in html, "all: no fast total"
 
     record["notebooks"]["01_a.ipynb"]["seconds"] = 120.0
     (report_project / "times.json").write_text(json.dumps(record))

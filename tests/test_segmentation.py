@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from course_lib import data, metrics, seed_everything, train
+from course_lib import data, metrics, train
 from course_lib import segmentation as seg
 from course_lib.data import CLASS_NAMES, Split
 
@@ -189,6 +189,83 @@ def test_fcn_has_no_dense_layer_and_a_small_parameter_count(model):
     assert model.count_params() == 117_707 < 150_000
 
 
+def test_fcn_options_keep_the_parameters_and_change_the_wiring():
+    plain = seg.fcn(seed=0)
+    no_skips = seg.fcn(skips=False, seed=0)
+    dilated = seg.fcn(bottleneck_dilations=(2, 4), seed=0)
+    assert plain.count_params() == no_skips.count_params() == dilated.count_params()
+    adds = [layer.name for layer in plain.layers if isinstance(layer, keras.layers.Add)]
+    assert adds == ["dec2_skip", "dec1_skip"]
+    assert not any(isinstance(layer, keras.layers.Add) for layer in no_skips.layers)
+    assert no_skips.name == "fcn_no_skips"
+    bottleneck = [layer for layer in dilated.layers if layer.name.startswith("bottleneck")]
+    assert [layer.dilation_rate for layer in bottleneck] == [(2, 2), (4, 4)]
+    assert all(
+        layer.dilation_rate == (1, 1)
+        for layer in plain.layers
+        if isinstance(layer, keras.layers.Conv2D)
+    )
+    three = seg.fcn(bottleneck_dilations=(1, 2, 4), seed=0)
+    assert [layer.name for layer in three.layers if layer.name.startswith("bottleneck")] == [
+        "bottleneck_conv1",
+        "bottleneck_conv2",
+        "bottleneck_conv3",
+    ]
+    x = np.zeros((1, 56, 56, 1), np.float32)
+    for model in (no_skips, dilated, three):
+        assert model.predict(x, verbose=0).shape == (1, 56, 56, 11)
+
+
+def test_fcn_seed_builds_the_same_weights():
+    a, b = seg.fcn(seed=3), seg.fcn(seed=3)
+    c = seg.fcn(seed=4)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    kernels = [w for w in a.get_weights() if w.ndim == 4]
+    assert len({float(np.abs(k).sum()) for k in kernels}) == len(kernels), "one stream per layer"
+    assert not np.array_equal(a.get_weights()[0], c.get_weights()[0])
+    # the same seed with other options: the same first kernel (the wiring comes later)
+    np.testing.assert_array_equal(seg.fcn(skips=False, seed=3).get_weights()[0], a.get_weights()[0])
+    assert not np.array_equal(seg.fcn().get_weights()[0], seg.fcn().get_weights()[0])
+
+
+def test_fcn_logs_pixel_accuracy_and_mean_iou():
+    model = seg.fcn(num_classes=3, filters=(4,), seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.random((4, 8, 8, 1)).astype(np.float32)
+    y = rng.integers(0, 3, (4, 8, 8)).astype(np.int32)
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    pred = seg.predict_masks(model, x)
+    assert logs["accuracy"] == pytest.approx(metrics.pixel_accuracy(y, pred), abs=1e-6)
+    assert logs["mean_iou"] == pytest.approx(metrics.mean_iou(y, pred, 3), abs=1e-5)
+
+
+def test_fcn_learning_rate_and_cosine_decay():
+    constant = seg.fcn(filters=(4,), learning_rate=2e-3)
+    assert float(keras.ops.convert_to_numpy(constant.optimizer.learning_rate)) == pytest.approx(
+        2e-3
+    )
+    decayed = seg.fcn(filters=(4,), learning_rate=2e-3, decay_steps=100)
+    schedule = decayed.optimizer._learning_rate
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+    assert float(schedule(0)) == pytest.approx(2e-3) and float(schedule(100)) == pytest.approx(0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [({}, 26), ({"bottleneck_dilations": (2, 4)}, 58), ({"filters": (8, 16, 32)}, 54)],
+)
+def test_receptive_field_of_the_bottleneck(kwargs, field):
+    # default: conv 3, pool 4, conv 8, pool 10, then two 3x3 at stride 4: 10 + 8 + 8
+    # dilated: 10 + 2 * 2 * 4 + 2 * 4 * 4; three levels: 22 + 2 * 8 + 2 * 8 at stride 8
+    assert seg.receptive_field(seg.fcn(**kwargs)) == field
+
+
+def test_receptive_field_rejects_a_non_model():
+    with pytest.raises(TypeError, match="receptive_field: model must be a keras.Model"):
+        seg.receptive_field("fcn")
+
+
 @pytest.mark.parametrize("size", [56, 112])
 def test_fcn_predicts_a_distribution_per_pixel(model, size):
     x = np.random.default_rng(size).random((2, size, size, 1)).astype(np.float32)
@@ -220,6 +297,16 @@ def test_fcn_is_compiled_as_a_classifier(model):
         ({"filters": (16, 0)}, ValueError, r"filters\[1\] must be an integer >= 1; got 0"),
         ({"filters": (16.0,)}, TypeError, r"filters\[0\] must be an integer"),
         ({"num_classes": 1}, ValueError, "num_classes must be an integer >= 2"),
+        ({"skips": "yes"}, TypeError, "skips must be True or False; got 'yes'"),
+        ({"skips": 1}, TypeError, "skips must be True or False"),
+        ({"bottleneck_dilations": ()}, ValueError, "bottleneck_dilations must be a non-empty"),
+        ({"bottleneck_dilations": 2}, TypeError, "bottleneck_dilations must be a non-empty"),
+        ({"bottleneck_dilations": (1, 0)}, ValueError, r"bottleneck_dilations\[1\] must be"),
+        ({"bottleneck_dilations": (1.5,)}, TypeError, r"bottleneck_dilations\[0\] must be"),
+        ({"seed": -1}, ValueError, "seed must be an integer in"),
+        ({"seed": 1.0}, TypeError, "seed must be an integer"),
+        ({"learning_rate": 0}, ValueError, "learning_rate must be"),
+        ({"decay_steps": 0}, ValueError, "decay_steps must be an integer >= 1"),
     ],
 )
 def test_fcn_rejects_bad_arguments(kwargs, error, message):
@@ -248,10 +335,9 @@ def test_predict_masks_names_the_sizes_that_work(model):
 
 
 def test_short_training_learns_where_the_items_are(splits):
-    seed_everything(0)
     canvases = seg.make_canvases(splits.train, 300, seed=0)
     test = seg.make_canvases(splits.test, 100, seed=1)
-    model = seg.fcn()
+    model = seg.fcn(seed=0)
     history = train.fit(model, canvases, epochs=4, batch_size=16, verbose=0)  # about 15 s
     assert history.history["loss"][-1] < 0.8 * history.history["loss"][0]
     pred = seg.predict_masks(model, test.x)

@@ -15,9 +15,10 @@ Usage in a MyST page (the path is relative to the page)::
 
 It also adds the ``run-time`` role, for the note that opens each chapter: in a page,
 ``{run-time}`03_pooling.ipynb` `` becomes "6.4 minutes in the full profile and 0.9 in the
-fast profile, on 2 CPU cores (...)", read at build time from the file that the
-``execution_report_times`` setting names (default ``book/execution_times.json``,
-relative to the book's root), so a chapter's stated run time is the recorded one.
+fast profile, on 2 CPU cores (...)" (``{run-time}`all` `` sums the chapters), read at
+build time from the file that the ``execution_report_times`` setting names (default
+``book/execution_times.json``, relative to the book's root), so a chapter's stated run time is the
+recorded one.
 """
 
 from __future__ import annotations
@@ -252,7 +253,19 @@ class RunTime(SphinxRole):
                 f"run-time: cannot read {setting} ({exc}); expected {SCHEMA}.", line=self.lineno
             )
             return [], [message]
-        entry = times.get(self.text.strip())
+        name = self.text.strip()
+        if name == "all":  # the whole book: sums over the recorded chapters
+            recorded = list(times.values())
+            machines = {e["hardware"] for e in recorded}
+            entry = {
+                "seconds": sum(e["seconds"] for e in recorded),
+                "fast_seconds": None
+                if any(e["fast_seconds"] is None for e in recorded)
+                else sum(e["fast_seconds"] for e in recorded),
+                "hardware": machines.pop() if len(machines) == 1 else "several machines",
+            }
+        else:
+            entry = times.get(name)
         if entry is None:
             text = "not measured yet (make execute records it)"
         else:

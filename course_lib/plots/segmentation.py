@@ -1,6 +1,6 @@
 """The figure of semantic segmentation: canvases next to their true and predicted masks.
 
-Defined in chapter "A CNN classifier".
+Defined in chapter "Fully convolutional networks".
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def show_segmentation(
 ) -> plt.Figure:
     """Show canvases next to their true (and predicted) masks, one row per canvas.
 
-    Defined in chapter "A CNN classifier".
+    Defined in chapter "Fully convolutional networks".
 
     Columns: image | true mask | predicted mask (titled with its pixel
     accuracy), in a fixed colour per class (background black) explained by
