@@ -293,6 +293,27 @@ def test_plot_tradeoffs_one_panel_per_cost_with_interval_bars():
     assert [seg[0, 0] for seg in bars] == [0.3, 0.5]
 
 
+def test_plot_tradeoffs_draws_horizontal_bars_for_x_intervals():
+    results = pd.DataFrame(
+        {"accuracy": [0.85, 0.86], "ms": [0.3, 0.5], "lo": [0.25, 0.45], "hi": [0.4, 0.6]},
+        index=["separable", "standard"],
+    )
+    fig = plots.plot_tradeoffs(results, "accuracy", ["ms"], x_intervals={"ms": ("lo", "hi")})
+    bars = fig.axes[0].collections[0].get_segments()
+    assert [tuple(seg[:, 0]) for seg in bars] == [(0.25, 0.4), (0.45, 0.6)]
+    assert [seg[0, 1] for seg in bars] == [0.85, 0.86]
+
+
+def test_plot_tradeoffs_refuses_bad_x_intervals():
+    results = pd.DataFrame({"accuracy": [0.9], "ms": [0.3], "lo": [0.2]}, index=["a"])
+    with pytest.raises(TypeError, match="plot_tradeoffs: x_intervals must map a cost"):
+        plots.plot_tradeoffs(results, "accuracy", ["ms"], x_intervals={"ms": "lo"})
+    with pytest.raises(ValueError, match=r"plot_tradeoffs: x_intervals names costs not in xs"):
+        plots.plot_tradeoffs(results, "accuracy", ["ms"], x_intervals={"s": ("lo", "lo")})
+    with pytest.raises(ValueError, match=r"plot_tradeoffs: results has no column\(s\) \['hi'"):
+        plots.plot_tradeoffs(results, "accuracy", ["ms"], x_intervals={"ms": ("lo", "hi")})
+
+
 def test_plot_tradeoffs_refuses_a_bad_interval():
     results = pd.DataFrame({"accuracy": [0.9], "ms": [0.3]}, index=["a"])
     with pytest.raises(TypeError, match=r"plot_tradeoffs: interval must be a pair of column"):

@@ -222,6 +222,7 @@ def plot_tradeoffs(
     xs: Sequence[str],
     title: str | None = None,
     interval: tuple[str, str] | None = None,
+    x_intervals: Mapping[str, tuple[str, str]] | None = None,
 ) -> plt.Figure:
     """Plot one metric against several costs, one panel per cost, one labelled point per model.
 
@@ -232,7 +233,10 @@ def plot_tradeoffs(
     and every name in ``xs`` (e.g. ``"parameters"``, ``"inference ms/image"``).
     ``interval``, a pair of column names such as ``("ci_low", "ci_high")``,
     draws a vertical bar from one to the other through each point (the
-    spread of ``y`` over seeds, say).
+    spread of ``y`` over seeds, say). ``x_intervals`` does the same
+    horizontally for some of the costs: it maps a name in ``xs`` to a pair of
+    columns, e.g. ``{"ms/image": ("ms low", "ms high")}`` for the range of
+    repeated timings.
     """
     fn = "plot_tradeoffs"
     if interval is not None and (
@@ -244,7 +248,21 @@ def plot_tradeoffs(
             f"{fn}: interval must be a pair of column names, as ('ci_low', 'ci_high'); "
             f"got {interval!r}."
         )
-    _check_columns(results, fn, "results", (y, *xs, *(interval or ())))
+    if x_intervals is None:
+        x_intervals = {}
+    if not isinstance(x_intervals, Mapping) or not all(
+        isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(c, str) for c in pair)
+        for pair in x_intervals.values()
+    ):
+        raise TypeError(
+            f"{fn}: x_intervals must map a cost to a pair of column names, as "
+            f"{{'ms': ('ms_low', 'ms_high')}}; got {x_intervals!r}."
+        )
+    unknown = [x for x in x_intervals if x not in xs]
+    if unknown:
+        raise ValueError(f"{fn}: x_intervals names costs not in xs: {unknown}; xs is {list(xs)}.")
+    x_bounds = [c for pair in x_intervals.values() for c in pair]
+    _check_columns(results, fn, "results", (y, *xs, *(interval or ()), *x_bounds))
     if len(results) == 0:
         raise ValueError(f"{fn}: results has no rows; expected one row per model.")
     fig, axes = plt.subplots(1, len(xs), figsize=(4.2 * len(xs), 3.6), squeeze=False)
@@ -256,6 +274,17 @@ def plot_tradeoffs(
                 results[x],
                 centre,
                 yerr=[centre - low, high - centre],
+                fmt="none",
+                ecolor="0.5",
+                capsize=4,
+            )
+        if x in x_intervals:
+            low, high = (results[c].to_numpy(float) for c in x_intervals[x])
+            centre = results[x].to_numpy(float)
+            ax.errorbar(
+                centre,
+                results[y].to_numpy(float),
+                xerr=[centre - low, high - centre],
                 fmt="none",
                 ecolor="0.5",
                 capsize=4,
