@@ -120,12 +120,16 @@ class WarnOnChanceLoss(keras.callbacks.Callback):
             f"The training loss has stayed at ln({k}) = {math.log(k):.4f} for "
             f"{len(self.losses_at_chance)} epochs (epochs {first}-{epoch + 1}: {losses}): the "
             f"network predicts every class with probability 1/{k} and has learned nothing yet. "
-            "Usual causes: a learning rate too small for plain SGD (the lecture notes used SGD "
-            "with Keras' default 0.01 and stalled for five epochs), a vanishing signal in a deep "
-            "stack of ReLU layers without batch normalization, unscaled inputs, or labels that do "
-            "not match the images. What to try: optimizer='adam' or a larger learning rate, "
-            "BatchNormalization layers, He initialization (kernel_initializer='he_normal'), and "
-            "checking the data (show a few images with their labels)."
+            "Usual causes: a signal that vanishes through a deep stack of ReLU layers at "
+            "initialization (Keras starts the depthwise kernels of DepthwiseConv2D and "
+            "SeparableConv2D about sqrt(C) times too small for C input channels; the lecture "
+            "notes' network stalled for five epochs of SGD at Keras' default 0.01), a learning "
+            "rate too small for plain SGD, unscaled inputs, or labels that do not match the "
+            "images. What to try: a depthwise initializer that counts the fan-in per channel "
+            "(depthwise_initializer=models.DEPTHWISE_HE_NORMAL in course_lib's builders, or "
+            "models.depthwise_he_normal() in a Keras layer), He initialization "
+            "(kernel_initializer='he_normal'), BatchNormalization layers, optimizer='adam' or "
+            "a larger learning rate, and checking the data (show a few images with their labels)."
         )
 
 

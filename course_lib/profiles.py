@@ -41,7 +41,8 @@ class Profile:
     test_size : int
         Number of test images a chapter evaluates on (at most 10,000).
     epochs : int
-        Epochs of a chapter's main training run.
+        Epochs of the lecture notes' training run (chapter "A CNN classifier";
+        the notes trained for 10).
     batch_size : int
         Mini-batch size for training.
     demo_epochs : int
@@ -54,8 +55,6 @@ class Profile:
         Training-set sizes of small-data experiments.
     compare_train_size : int
         Training images of each run in a side-by-side comparison of trainings.
-    compare_epochs : int
-        Epochs of each run in such a comparison.
     compare_seeds : int
         Seeds each condition of a comparison of trainings repeats over (at
         least 5 in the full profile; at least 2, the fewest a paired interval
@@ -65,10 +64,15 @@ class Profile:
         comparison (three networks times ``compare_seeds`` seeds).
     separable_epochs : int
         Epochs of each of those runs.
-    segmentation_size : int
-        Training canvases of the segmentation (fully convolutional) example.
-    segmentation_epochs : int
-        Epochs of the segmentation example.
+    stall_train_size : int
+        Training images of each run of the classifier chapter's stall
+        experiment (seven set-ups times ``compare_seeds`` seeds, batch 32).
+    stall_epochs : int
+        Epochs of each of those runs: at least 3, the epochs the chance-level
+        watch (``callbacks.WarnOnChanceLoss``) waits for, so that it can fire.
+    final_epochs : int
+        Epochs of the classifier chapter's final training and of its dense
+        baseline (the learning rate decays to zero over them).
     fcn_compare_size : int
         Training canvases of each run of the fully convolutional networks
         chapter's design comparisons (three designs times ``compare_seeds``).
@@ -121,12 +125,12 @@ class Profile:
     max_trials: int
     small_train_sizes: tuple[int, ...]
     compare_train_size: int
-    compare_epochs: int
     compare_seeds: int
     separable_train_size: int
     separable_epochs: int
-    segmentation_size: int
-    segmentation_epochs: int
+    stall_train_size: int
+    stall_epochs: int
+    final_epochs: int
     fcn_compare_size: int
     fcn_compare_epochs: int
     fcn_train_size: int
@@ -195,12 +199,12 @@ PROFILES: dict[str, Profile] = {
         max_trials=8,
         small_train_sizes=(1_000, 5_000),
         compare_train_size=10_000,
-        compare_epochs=5,
         compare_seeds=5,
         separable_train_size=5_000,
         separable_epochs=5,
-        segmentation_size=6_000,
-        segmentation_epochs=6,
+        stall_train_size=3_000,
+        stall_epochs=3,
+        final_epochs=6,
         fcn_compare_size=2_000,
         fcn_compare_epochs=4,
         fcn_train_size=8_000,
@@ -231,12 +235,12 @@ PROFILES: dict[str, Profile] = {
         max_trials=2,
         small_train_sizes=(500,),
         compare_train_size=1_000,
-        compare_epochs=1,
         compare_seeds=2,
         separable_train_size=1_000,
         separable_epochs=1,
-        segmentation_size=2_000,
-        segmentation_epochs=2,
+        stall_train_size=500,
+        stall_epochs=3,
+        final_epochs=1,
         fcn_compare_size=200,
         fcn_compare_epochs=1,
         fcn_train_size=1_000,

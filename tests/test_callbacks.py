@@ -439,3 +439,15 @@ def test_a_cut_short_latest_backup_falls_back_to_the_previous_epoch(tmp_path):
     for restored, saved in zip(recorder.start_weights, weights[0]):
         np.testing.assert_array_equal(restored, saved)
     assert history_epochs(tmp_path) == ["0", "1", "2"]
+
+
+def test_chance_level_message_names_the_depthwise_initializer():
+    # The notes' stall comes from Keras' fan-in of depthwise kernels: the message says what
+    # to use instead, by the name the course's builders take.
+    watch = callbacks.WarnOnChanceLoss()
+    watch.classes, watch.losses_at_chance = 10, [2.3026] * 3
+    message = watch._message(epoch=2)
+    assert "epochs 1-3" in message and "sqrt(C)" in message
+    assert f"models.{models.DEPTHWISE_HE_NORMAL.upper()}" in message
+    assert "depthwise_initializer=" in message and "models.depthwise_he_normal()" in message
+    assert "he_normal" in message and "BatchNormalization" in message and "adam" in message

@@ -88,6 +88,28 @@ def test_ignored_outputs_are_followed_by_a_check(path):
             )
 
 
+CHECK_LINES = 10  # statements of a check cell, comments and blank lines aside
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_check_cells_are_short(path):
+    """A check is a few asserts and one printed line, not a second analysis."""
+    if path.name in PENDING:
+        pytest.skip(f"{path.name} waits for a re-execution (PENDING)")
+    cells = code_cells(path)
+    for i, cell in enumerate(cells[:-1]):
+        if cell.source.startswith(IGNORE):
+            lines = [
+                line
+                for line in cells[i + 1].source.splitlines()
+                if line.strip() and not line.strip().startswith("#")
+            ]
+            assert len(lines) <= CHECK_LINES, (
+                f"{path.name}: check cell {i + 1} has {len(lines)} lines; keep it to "
+                f"{CHECK_LINES} (move the computation into the cell it checks)"
+            )
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_sizes_come_from_the_profile(path):
     """No literal epoch counts, subset sizes or trial counts in a notebook."""
@@ -211,3 +233,38 @@ def test_no_stderr_stored(path):
     for i, cell in enumerate(code_cells(path)):
         stderr = [o for o in cell.outputs if o.output_type == "stream" and o.name == "stderr"]
         assert not stderr, f"{path.name}: code cell {i} stored stderr: {stderr[0].text[:300]!r}"
+
+
+# What library logging and Python warnings look like when they reach stdout: TensorFlow's
+# C++ log lines ("W0000 00:00:..." / "I1130 19:13:07.3 ... file.cc:88] ..."), absl and
+# TensorFlow's Python loggers, and warnings.showwarning's "file.py:12: UserWarning: ...".
+LOG_LINE = re.compile(
+    r"^[IWEF]\d{4} \d\d:\d\d:\d\d[.\d]* +\d+ [\w.]+:\d+\]"
+    r"|^(WARNING|INFO|ERROR):(absl|tensorflow)"
+    r"|\.py:\d+: \w*Warning: ",
+    re.MULTILINE,
+)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_library_logs_or_warnings_in_stored_stdout(path):
+    """A warning the chapter means to show is printed by the chapter, in its own words."""
+    if path.name in PENDING:
+        pytest.skip(f"{path.name} waits for a re-execution (PENDING)")
+    for i, cell in enumerate(code_cells(path)):
+        for output in cell.outputs:
+            if output.output_type == "stream" and output.name == "stdout":
+                found = LOG_LINE.search(output.text)
+                assert not found, (
+                    f"{path.name}: code cell {i} printed a log line or warning: "
+                    f"{output.text[max(0, found.start() - 80) : found.end() + 120]!r}"
+                )
+
+
+def test_the_log_pattern_catches_what_it_should():
+    assert LOG_LINE.search("I0000 00:00:1796065354.944654    7638 port.cc:153] oneDNN on")
+    assert LOG_LINE.search("ok\nW1130 19:13:07.341935   30262 cuda_timer.cc:88] Delay kernel")
+    assert LOG_LINE.search("WARNING:absl:Compiled the loaded model, but the compiled metrics")
+    assert LOG_LINE.search("/x/keras/src/models/functional.py:259: UserWarning: The structure")
+    assert not LOG_LINE.search("StalledTrainingWarning: The training loss has stayed at ln(10)")
+    assert not LOG_LINE.search("Epoch 1/10\n1719/1719 - 20s - loss: 2.3026")

@@ -94,6 +94,33 @@ def test_fcn_chapter_fits_its_budget():
     assert full.fcn_epochs > full.fcn_compare_epochs, "the final training runs longest"
 
 
+def test_classifier_chapter_fits_its_budget():
+    # At the costs measured on 2 CPU cores (milliseconds per training image and epoch, the
+    # validation pass included): the notes' SGD run at batch 32 ~0.65, the final recipe
+    # (batch norm, batch 64) ~1.3, the MLP ~0.07; each stall-experiment run ~0.9 (its seven
+    # set-ups averaged) plus ~3 s to build, trace and validate. About 23 minutes in all,
+    # which keeps the chapter within 27 with the rest of its cells.
+    full, fast = PROFILES["full"], PROFILES["fast"]
+    stall_runs = 7 * full.compare_seeds
+    ms = (
+        0.65 * full.train_size * full.epochs
+        + 0.9 * stall_runs * full.stall_train_size * full.stall_epochs
+        + 3_000 * stall_runs
+        + 1.3 * full.train_size * full.final_epochs
+        + 0.07 * full.compare_seeds * full.train_size * full.final_epochs
+    )
+    assert ms / 60_000 <= 24
+    assert 7 * fast.compare_seeds * fast.stall_train_size * fast.stall_epochs <= 25_000
+    assert fast.train_size * (fast.epochs + fast.final_epochs) <= 5_000
+
+
+def test_stall_runs_are_long_enough_for_the_chance_level_watch():
+    from course_lib.callbacks import WarnOnChanceLoss
+
+    for profile_ in PROFILES.values():
+        assert profile_.stall_epochs >= WarnOnChanceLoss().patience, profile_.name
+
+
 def test_profiles_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         PROFILES["full"].epochs = 1  # type: ignore[misc]
