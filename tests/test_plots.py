@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from course_lib import plots  # noqa: E402
+from course_lib import metrics, plots  # noqa: E402
 from course_lib.data import Split  # noqa: E402
 from course_lib.ops import conv2d, pool2d  # noqa: E402
 from course_lib.plots import augmentation, images, segmentation, training  # noqa: E402
@@ -255,7 +255,12 @@ def test_show_segmentation_layout():
     x, masks = canvases()
     fig = plots.show_segmentation(x, masks, masks, n=3)
     assert len(fig.axes) == 9
-    assert fig.axes[2].get_title() == "predicted (100.0% pixels)"
+    assert fig.axes[2].get_title() == "predicted (mean IoU 1.00)"
+    half_wrong = masks.copy()
+    half_wrong[0] = np.where(masks[0] > 0, 0, masks[0])  # every item pixel called background
+    title = plots.show_segmentation(x, masks, half_wrong, n=1).axes[2].get_title()
+    expected = metrics.mean_iou(masks[0], half_wrong[0], len(SEG_CLASS_NAMES))
+    assert title == f"predicted (mean IoU {expected:.2f})" and expected < 1
     assert [t.get_text() for t in fig.legends[0].get_texts()] == list(SEG_CLASS_NAMES)
     assert len(plots.show_segmentation(x[..., 0], masks, n=10).axes) == 10  # 5 rows, 2 columns
 

@@ -83,15 +83,19 @@ def test_separable_comparison_fits_the_chapter_budget():
 
 
 def test_fcn_chapter_fits_its_budget():
-    # three designs x compare_seeds comparison runs plus the final training; at the ~5 ms
-    # per canvas and epoch measured on 2 shared CPU cores, 250,000 canvas-epochs are about
-    # 21 minutes, which keeps the chapter within 25
+    # three designs x compare_seeds comparison runs plus the final training. Measured on 2
+    # shared CPU cores: 120,000 comparison canvas-epochs took 8.2 minutes and 96,000 of the
+    # final training 6.1, about 4.1 ms per canvas and epoch (validation included). 330,000
+    # canvas-epochs are then about 22.5 minutes, which keeps the chapter within 25 with the
+    # rest of its cells (about a quarter of a minute).
     full, fast = PROFILES["full"], PROFILES["fast"]
     comparisons = 3 * full.compare_seeds * full.fcn_compare_size * full.fcn_compare_epochs
-    assert comparisons + full.fcn_train_size * full.fcn_epochs <= 250_000
+    assert comparisons + full.fcn_train_size * full.fcn_epochs <= 330_000
     assert 3 * fast.compare_seeds * fast.fcn_compare_size * fast.fcn_compare_epochs <= 2_000
     assert fast.fcn_train_size * fast.fcn_epochs <= 2_000
     assert full.fcn_epochs > full.fcn_compare_epochs, "the final training runs longest"
+    # the chapter reports the gain over the last quarter of the final training's epochs
+    assert full.fcn_epochs >= 8 and full.fcn_epochs % 4 == 0
 
 
 def test_classifier_chapter_fits_its_budget():

@@ -51,8 +51,9 @@ def show_segmentation(
 
     Defined in chapter "Fully convolutional networks".
 
-    Columns: image | true mask | predicted mask (titled with its pixel
-    accuracy), in a fixed colour per class (background black) explained by
+    Columns: image | true mask | predicted mask (titled with the canvas's
+    mean IoU, ``metrics.mean_iou`` over the classes in either mask), in a
+    fixed colour per class (background black) explained by
     a legend. Shows the first ``min(n, len(images))`` canvases.
 
     Raises
@@ -78,8 +79,8 @@ def show_segmentation(
         row[0].axis("off")
         _draw_mask(row[1], masks[0][i], "true mask")
         if pred_masks is not None:
-            accuracy = metrics.pixel_accuracy(masks[0][i], masks[1][i])
-            _draw_mask(row[2], masks[1][i], f"predicted ({accuracy:.1%} pixels)")
+            iou = metrics.mean_iou(masks[0][i], masks[1][i], len(SEG_CLASS_NAMES))
+            _draw_mask(row[2], masks[1][i], f"predicted (mean IoU {iou:.2f})")
     handles = [
         Patch(facecolor=c, edgecolor="gray", label=name)
         for c, name in zip(SEG_COLORS, SEG_CLASS_NAMES)
