@@ -14,8 +14,10 @@ which the book's *Execution report* page shows and each chapter's opening note q
 right after it, the script times a fast-profile run of the same chapter (on a copy: the
 stored outputs stay the full profile's; from scratch: ``book/_runs/fast`` is deleted first,
 as the tests do) and records that too. ``--fast-only`` does only the fast timing, for
-chapters whose full run is already recorded. tests/test_notebooks.py fails when a
-chapter's code no longer has the recorded hash: re-execute the chapter then.
+chapters whose full run is already recorded. ``--drop-noise-only`` removes TensorFlow's log
+lines from the stored outputs of the given notebooks and executes nothing.
+tests/test_notebooks.py fails when a chapter's code no longer has the recorded hash:
+re-execute the chapter then.
 """
 
 from __future__ import annotations
@@ -81,13 +83,14 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-# What TensorFlow's C++ runtime writes to stderr when it starts (before course_lib can quiet
-# it: see course_lib._quiet): absl's notice, its INFO/WARNING lines ("I0000 00:00:...
+# What TensorFlow's C++ runtime writes to stderr (at start-up, before course_lib can quiet
+# it: see course_lib._quiet; and later, in runs recorded before it did): absl's notice, its
+# INFO/WARNING/ERROR lines ("I0000 00:00:...
 # port.cc:153] oneDNN custom operations are on..."), the CPU-instructions note. Not output
 # of the chapter: dropped from the stored notebook, like the book drops all of stderr.
 STARTUP_NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
-    r"|[IW]\d{4} \d\d:\d\d:[\d.]+ +\d+ [\w.]+:\d+\] "
+    r"|[IWEF]\d{4} \d\d:\d\d:[\d.]+ +\d+ [\w.]+:\d+\] "
     r"|To enable the following instructions: .*rebuild TensorFlow)"
 )
 
@@ -211,6 +214,12 @@ def record_fast(path: Path, name: str, seconds: float) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if "--drop-noise-only" in argv:  # clean stored notebooks; execute nothing
+        for path in [Path(p) for p in argv if p != "--drop-noise-only"]:
+            nb = nbformat.read(path, as_version=4)
+            print(f"{path}: {drop_startup_noise(nb)} TensorFlow log lines dropped", flush=True)
+            nbformat.write(nb, path)
+        return 0
     fast_only = "--fast-only" in argv
     argv = [a for a in argv if a != "--fast-only"]
     paths = [Path(p).resolve() for p in argv] or sorted(BOOK.glob("*.ipynb"))

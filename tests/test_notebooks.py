@@ -226,8 +226,6 @@ def test_code_hash_follows_the_code_and_nothing_else():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_no_stderr_stored(path):
     """Readers open the notebooks in Jupyter, Colab and on GitHub, where stderr shows."""
-    if path.name in PENDING:
-        pytest.skip(f"{path.name} waits for a re-execution (PENDING)")
     for i, cell in enumerate(code_cells(path)):
         stderr = [o for o in cell.outputs if o.output_type == "stream" and o.name == "stderr"]
         assert not stderr, f"{path.name}: code cell {i} stored stderr: {stderr[0].text[:300]!r}"

@@ -483,11 +483,12 @@ def test_execute_drops_tensorflows_startup_lines_and_keeps_real_stderr():
         "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
         "I0000 00:00:1796060919.701942    1754 port.cc:153] oneDNN custom operations are on.\n"
         "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow\n"
+        "E0000 00:00:1795842320.235478   32413 cuda_platform.cc:52] failed call to cuInit\n"
     )
     nb.cells[0].outputs = [
         nbformat.v4.new_output("stream", name="stderr", text=noise),
         nbformat.v4.new_output("stream", name="stderr", text=noise + "UserWarning: real\n"),
         nbformat.v4.new_output("stream", name="stdout", text="kept\n"),
     ]
-    assert execute_notebooks.drop_startup_noise(nb) == 6
+    assert execute_notebooks.drop_startup_noise(nb) == 8
     assert [o.get("text") for o in nb.cells[0].outputs] == ["UserWarning: real\n", "kept\n"]
