@@ -492,3 +492,21 @@ def test_execute_drops_tensorflows_startup_lines_and_keeps_real_stderr():
     ]
     assert execute_notebooks.drop_startup_noise(nb) == 8
     assert [o.get("text") for o in nb.cells[0].outputs] == ["UserWarning: real\n", "kept\n"]
+
+
+def test_drop_noise_only_cleans_a_stored_notebook_and_executes_nothing(tmp_path):
+    path = tmp_path / "01_a.ipynb"
+    _chapter(path, "01_a", code="raise SystemExit('must not run')")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[1].outputs = [
+        nbformat.v4.new_output(
+            "stream",
+            name="stderr",
+            text="E0000 00:00:1795842320.235478   32413 cuda_platform.cc:52] failed call\n",
+        ),
+        nbformat.v4.new_output("stream", name="stdout", text="kept\n"),
+    ]
+    nbformat.write(nb, path)
+    assert execute_notebooks.main(["--drop-noise-only", str(path)]) == 0
+    outputs = nbformat.read(path, as_version=4).cells[1].outputs
+    assert [(o.name, o.text) for o in outputs] == [("stdout", "kept\n")]
