@@ -47,8 +47,6 @@ class Profile:
         Mini-batch size for training.
     demo_epochs : int
         Epochs of small illustrative trainings (e.g. a first layer to look at).
-    num_seeds : int
-        How many seeds an experiment repeats over to report mean and spread.
     max_trials : int
         Trial budget of an architecture search.
     small_train_sizes : tuple of int
@@ -86,8 +84,13 @@ class Profile:
         Validation canvases and test canvases (each) of that chapter.
     timing_repeats : int
         Repeated timings a throughput measurement takes the median of.
-    augment_runs : tuple of (int, int)
-        ``(training images, epochs)`` of each run of the augmentation experiment.
+    augment_sizes : tuple of int
+        Training-set sizes of the augmentation experiment.
+    augment_steps : tuple of int
+        Training budgets of the augmentation experiment, in optimizer steps
+        (batches): each run trains for the whole number of epochs over its
+        training set closest to the budget (at least one). Every size and
+        budget runs with and without augmentation, ``compare_seeds`` seeds each.
     transfer_label_counts : tuple of int
         Labelled target-task examples of the transfer-learning experiment.
     transfer_seeds : int
@@ -121,7 +124,6 @@ class Profile:
     epochs: int
     batch_size: int
     demo_epochs: int
-    num_seeds: int
     max_trials: int
     small_train_sizes: tuple[int, ...]
     compare_train_size: int
@@ -137,7 +139,8 @@ class Profile:
     fcn_epochs: int
     fcn_eval_size: int
     timing_repeats: int
-    augment_runs: tuple[tuple[int, int], ...]
+    augment_sizes: tuple[int, ...]
+    augment_steps: tuple[int, ...]
     transfer_label_counts: tuple[int, ...]
     transfer_seeds: int
     pretrain_size: int
@@ -164,11 +167,6 @@ class Profile:
             elif field.type == "tuple[int, ...]":
                 for index, count in enumerate(_check_tuple(value, fn, field.name)):
                     _checks.check_int(count, fn, f"{field.name}[{index}]", low=1)
-            elif field.type == "tuple[tuple[int, int], ...]":
-                for index, run in enumerate(_check_tuple(value, fn, field.name)):
-                    size, epochs = _check_tuple(run, fn, f"{field.name}[{index}]", length=2)
-                    _checks.check_int(size, fn, f"{field.name}[{index}] training images", low=1)
-                    _checks.check_int(epochs, fn, f"{field.name}[{index}] epochs", low=1)
             else:  # a new kind of field needs its check here
                 raise NotImplementedError(f"{fn}: no check for {field.name}: {field.type}")
 
@@ -177,12 +175,12 @@ class Profile:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def _check_tuple(value: object, fn: str, name: str, length: int | None = None) -> tuple:
-    """Return ``value`` if it is a non-empty tuple (of ``length`` items, when given)."""
-    what = "a non-empty tuple" if length is None else f"a tuple of {length} items"
+def _check_tuple(value: object, fn: str, name: str) -> tuple:
+    """Return ``value`` if it is a non-empty tuple."""
+    what = "a non-empty tuple"
     if not isinstance(value, tuple):
         raise TypeError(f"{fn}: {name} must be {what}; got {value!r} ({type(value).__name__}).")
-    if not value or (length is not None and len(value) != length):
+    if not value:
         raise ValueError(f"{fn}: {name} must be {what}; got {value!r}.")
     return value
 
@@ -195,7 +193,6 @@ PROFILES: dict[str, Profile] = {
         epochs=10,
         batch_size=64,
         demo_epochs=2,
-        num_seeds=3,
         max_trials=8,
         small_train_sizes=(1_000, 5_000),
         compare_train_size=10_000,
@@ -211,7 +208,8 @@ PROFILES: dict[str, Profile] = {
         fcn_epochs=24,
         fcn_eval_size=1_000,
         timing_repeats=7,
-        augment_runs=((1_000, 25), (5_000, 5)),
+        augment_sizes=(1_000, 5_000),
+        augment_steps=(400, 1_600),
         transfer_label_counts=(20, 50, 100, 200, 1_000),
         transfer_seeds=5,
         pretrain_size=20_000,
@@ -231,7 +229,6 @@ PROFILES: dict[str, Profile] = {
         epochs=1,
         batch_size=64,
         demo_epochs=1,
-        num_seeds=1,
         max_trials=2,
         small_train_sizes=(500,),
         compare_train_size=1_000,
@@ -247,7 +244,8 @@ PROFILES: dict[str, Profile] = {
         fcn_epochs=2,
         fcn_eval_size=200,
         timing_repeats=2,
-        augment_runs=((500, 2),),
+        augment_sizes=(250, 500),
+        augment_steps=(8, 16),
         transfer_label_counts=(100,),
         transfer_seeds=1,
         pretrain_size=1_000,
