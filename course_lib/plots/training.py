@@ -151,8 +151,6 @@ def show_misclassified(split: Split, y_pred: np.ndarray, n: int = 20) -> plt.Fig
 def plot_mean_std(summary: object, x: str, group: str, ylabel: str | None = None) -> plt.Figure:
     """Plot the column ``mean`` against ``x`` with +-``std`` bars, one line per ``group``.
 
-    Defined in chapter "Data augmentation".
-
     ``summary`` is a pandas DataFrame with (at least) the columns ``x``,
     ``group``, ``"mean"`` and ``"std"`` (``std`` may be NaN for a single run).
     The x axis is logarithmic.
