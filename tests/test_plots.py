@@ -160,21 +160,37 @@ def test_show_misclassified_given_probabilities_says_argmax():
         plots.show_misclassified(split, probabilities)
 
 
-def test_plot_mean_std_one_line_per_group():
-    summary = pd.DataFrame(
+def test_plot_seed_spread_dots_and_mean_per_group_and_panel():
+    runs = pd.DataFrame(
         {
-            "size": [100, 1000, 100, 1000],
-            "aug": ["no", "no", "yes", "yes"],
-            "mean": [0.7, 0.8, 0.75, 0.82],
-            "std": [0.01, np.nan, 0.02, 0.01],
+            "images": [100] * 8,
+            "steps": [10, 10, 40, 40] * 2,
+            "aug": ["no"] * 4 + ["yes"] * 4,
+            "accuracy": [0.6, 0.62, 0.7, 0.74, 0.55, 0.57, 0.72, 0.78],
         }
     )
-    fig = plots.plot_mean_std(summary, x="size", group="aug")
+    runs = pd.concat([runs, runs.assign(images=1000)], ignore_index=True)
+    fig = plots.plot_seed_spread(runs, x="steps", y="accuracy", group="aug", panel="images")
+    assert len(fig.axes) == 2 and [ax.get_title() for ax in fig.axes] == [
+        "images: 100",
+        "images: 1,000",
+    ]
     ax = fig.axes[0]
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert ax.get_xscale() == "log" and legend == ["no", "yes"]
-    with pytest.raises(ValueError, match=r"plot_mean_std: summary has no column\(s\) \['std'\]"):
-        plots.plot_mean_std(summary.drop(columns="std"), x="size", group="aug")
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "no (mean ± std)",
+        "yes (mean ± std)",
+    ]
+    # one dot per run of the panel; the mean line goes through the group means
+    assert sum(len(c.get_offsets()) for c in ax.collections if hasattr(c, "get_offsets")) >= 8
+    means = [line.get_ydata() for line in ax.get_lines() if len(line.get_ydata()) == 2]
+    assert any(np.allclose(m, [0.61, 0.72]) for m in means)
+    single = plots.plot_seed_spread(runs, x="steps", y="accuracy", group="aug")
+    assert len(single.axes) == 1
+    with pytest.raises(ValueError, match=r"plot_seed_spread: runs has no column\(s\) \['seed'\]"):
+        plots.plot_seed_spread(runs, x="seed", y="accuracy", group="aug")
+    with pytest.raises(ValueError, match="plot_seed_spread: runs is empty"):
+        plots.plot_seed_spread(runs.iloc[:0], x="steps", y="accuracy", group="aug")
 
 
 def test_plot_train_val_gap_two_lines_per_run():

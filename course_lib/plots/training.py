@@ -20,7 +20,7 @@ __all__ = [
     "compare_learning_curves",
     "plot_confusion_matrix",
     "show_misclassified",
-    "plot_mean_std",
+    "plot_seed_spread",
     "plot_train_val_gap",
     "plot_tradeoffs",
     "plot_accuracy_vs_labels",
@@ -148,29 +148,58 @@ def show_misclassified(split: Split, y_pred: np.ndarray, n: int = 20) -> plt.Fig
     return show_images(split.x[wrong], titles=titles, ncols=10, size=1.3)
 
 
-def plot_mean_std(summary: object, x: str, group: str, ylabel: str | None = None) -> plt.Figure:
-    """Plot the column ``mean`` against ``x`` with +-``std`` bars, one line per ``group``.
+def plot_seed_spread(
+    runs: object,
+    x: str,
+    y: str,
+    group: str,
+    panel: str | None = None,
+    ylabel: str | None = None,
+) -> plt.Figure:
+    """Every run of a seeded experiment as a dot, and per ``x`` the mean +- std, per ``group``.
 
-    ``summary`` is a pandas DataFrame with (at least) the columns ``x``,
-    ``group``, ``"mean"`` and ``"std"`` (``std`` may be NaN for a single run).
-    The x axis is logarithmic.
+    Defined in chapter "Data augmentation".
+
+    ``runs`` is a tidy pandas DataFrame, one row per run (as
+    ``experiments.run`` returns), with the columns ``x``, ``y`` and
+    ``group`` (and ``panel``, when given: one panel per value, sharing the
+    y axis). The x axis is logarithmic; the groups are drawn side by side
+    around each ``x`` so that their dots do not hide each other.
     """
-    _check_columns(summary, "plot_mean_std", "summary", (x, group, "mean", "std"))
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, rows in summary.groupby(group, sort=False):
-        rows = rows.sort_values(x)
-        ax.errorbar(
-            rows[x],
-            rows["mean"],
-            yerr=rows["std"].fillna(0),
-            marker="o",
-            capsize=4,
-            label=str(label),
-        )
-    ax.set_xscale("log")
-    ax.set(xlabel=x, ylabel=ylabel or "mean")
-    ax.grid(True, which="both", alpha=0.4)
-    ax.legend(title=group)
+    fn = "plot_seed_spread"
+    _check_columns(runs, fn, "runs", [c for c in (x, y, group, panel) if c is not None])
+    if len(runs) == 0:
+        raise ValueError(f"{fn}: runs is empty; pass one row per run.")
+    panels = list(dict.fromkeys(runs[panel])) if panel is not None else [None]
+    groups = list(dict.fromkeys(runs[group]))
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(5.5 * len(panels), 4.2), sharey=True, squeeze=False
+    )
+    for ax, value in zip(axes[0], panels):
+        rows = runs if value is None else runs[runs[panel] == value]
+        for i, name in enumerate(groups):
+            mine = rows[rows[group] == name]
+            # a factor on a log axis: the same visual offset at every x
+            shift = 1.0 + 0.08 * (i - (len(groups) - 1) / 2)
+            ax.scatter(mine[x] * shift, mine[y], color=f"C{i}", s=12, alpha=0.5)
+            stats = mine.groupby(x)[y].agg(["mean", "std"])
+            ax.errorbar(
+                stats.index * shift,
+                stats["mean"],
+                yerr=stats["std"].fillna(0),
+                color=f"C{i}",
+                marker="o",
+                capsize=4,
+                label=f"{name} (mean ± std)",
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel(f"{x} (log scale)")
+        if value is not None:
+            shown = f"{value:,}" if isinstance(value, (int, np.integer)) else str(value)
+            ax.set_title(f"{panel}: {shown}")
+        ax.grid(True, which="both", alpha=0.4)
+    axes[0][0].set_ylabel(ylabel or f"{y} (dots: seeds)")
+    axes[0][0].legend()
     return fig
 
 
