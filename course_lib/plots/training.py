@@ -304,17 +304,23 @@ def plot_tradeoffs(
 
 
 def plot_accuracy_vs_labels(
-    summary: object, title: str | None = None, chance: float | None = None
+    summary: object,
+    title: str | None = None,
+    chance: float | None = None,
+    ylabel: str = "test accuracy",
 ) -> plt.Figure:
-    """Plot mean test accuracy against the number of labels, one line per method, with ±1 std bars.
+    """Plot mean accuracy against the number of labels, one line per method, with ±1 std bars.
 
     Defined in chapter "Transfer learning".
 
     ``summary`` is the table ``transfer.summarize_runs`` returns: indexed by
     the number of labels, columns ``(method, "mean")`` and ``(method, "std")``.
-    ``chance`` draws the accuracy of guessing as a dashed line.
+    ``chance`` draws the accuracy of guessing as a dashed line; ``ylabel``
+    names the data scored (``"validation accuracy"``, say).
     """
     fn = "plot_accuracy_vs_labels"
+    if not isinstance(ylabel, str):
+        raise TypeError(f"{fn}: ylabel must be a str; got {ylabel!r}.")
     columns = getattr(summary, "columns", None)
     if columns is None or getattr(columns, "nlevels", 1) != 2:
         raise ValueError(
@@ -338,7 +344,7 @@ def plot_accuracy_vs_labels(
         ax.set_xscale("log")
     ax.set_xticks(labels, [f"{n:g}" for n in labels])
     ax.minorticks_off()
-    ax.set(xlabel="labelled target examples", ylabel="test accuracy", title=title or "")
+    ax.set(xlabel="labelled target examples", ylabel=ylabel, title=title or "")
     ax.grid(True, alpha=0.4)
     ax.legend()
     fig.tight_layout()
