@@ -250,6 +250,37 @@ def test_frozen_features_survive_copies_and_saving(tmp_path):
     assert training_mode_spread(copied) > 1e-3
 
 
+def test_copy_model_keeps_the_flags_of_a_frozen_nested_backbone():
+    # Model.trainable = value passes value down to every layer; copying a trainable
+    # model must not thereby unfreeze its frozen or partly frozen backbone.
+    model = backbones.with_new_head(backbones.backbone_of(backbones.backbone_classifier(3)), 2)
+    inner = backbones.backbone_of(model)
+    backbones.unfreeze_top(inner, 2)  # partly frozen, batch normalization frozen throughout
+    expected = [layer.trainable for layer in inner.layers]
+    assert model.trainable and inner.trainable and any(expected) and not all(expected)
+    copied = backbones.copy_model(model)
+    assert copied.trainable and backbones.backbone_of(copied).trainable
+    assert [layer.trainable for layer in backbones.backbone_of(copied).layers] == expected
+    assert len(copied.trainable_weights) == len(model.trainable_weights)
+    # nested one level deeper: a model holding the whole transfer model
+    outer = keras.Sequential([keras.Input((28, 28, 1)), model], name="outer")
+    deep = backbones.backbone_of(backbones.backbone_of(backbones.copy_model(outer)))
+    assert [layer.trainable for layer in deep.layers] == expected
+    # wholly frozen backbone in a trainable model: only the head trains
+    backbones.freeze(inner)
+    copied = backbones.copy_model(model)
+    assert copied.trainable and not backbones.backbone_of(copied).trainable
+    assert len(copied.trainable_weights) == len(model.trainable_weights) == 2
+    # the restoration itself, whatever the backend: after an assignment that reaches
+    # every layer, the flags are those of the source again
+    copied.trainable = False
+    copied.trainable = True
+    assert all(layer.trainable for layer in backbones.backbone_of(copied).layers)
+    backbones._copy_trainable_flags(model, copied)
+    assert not any(layer.trainable for layer in backbones.backbone_of(copied).layers)
+    assert len(copied.trainable_weights) == 2
+
+
 def test_plain_keras_dropout_is_made_freezable_by_copying():
     plain = keras.Sequential(
         [keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(16), layers.Dropout(0.5)],

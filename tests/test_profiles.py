@@ -124,7 +124,9 @@ def test_transfer_chapter_fits_its_budget():
     # of each stage: 10 epochs of 1,000 images cost about 27 s from scratch, 3 s for the head
     # on cached frozen features, 9.5 / 12.5 / 24.5 s fine-tuning the top 1 / 2 / 4 blocks, and
     # each score on the validation images about 1 s. With pretraining (3.5 min) and the rest of
-    # the chapter (0.5 min) that must stay within 23 minutes (27 with 15% headroom).
+    # the chapter (0.5 min): about 23.6 minutes, digits on every seed included (20 s a seed).
+    # That must stay within 23.75 minutes (27 with 13.7% headroom; the estimate charges every
+    # run with the dearest fine-tuning, all four blocks).
     full, fast = PROFILES["full"], PROFILES["fast"]
     fine_tune = {1: 9.5, 2: 12.5, 3: 20.0, 4: 24.5}
     epoch_s = {k: v / 10 for k, v in fine_tune.items()}  # per epoch of 1,000 images
@@ -136,9 +138,9 @@ def test_transfer_chapter_fits_its_budget():
     others = (len(full.transfer_label_counts) - 1) * full.transfer_seeds
     main = others * (full.transfer_epochs * one + 4.5)
     short = full.transfer_seeds * (full.transfer_short_epochs * one + 3)
-    digits = min(3, full.transfer_seeds) * (full.digits_epochs * one + 3)
+    digits = full.transfer_seeds * (full.digits_epochs * one + 3)
     minutes = (210 + 30 + study + main + short + digits) / 60
-    assert minutes <= 23, minutes
+    assert minutes <= 23.75, minutes
     for p in (full, fast):
         assert p.transfer_unfreeze_labels in p.transfer_label_counts, p.name
         assert all(1 <= n <= 4 for n in p.transfer_unfreeze_blocks), p.name

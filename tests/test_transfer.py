@@ -80,6 +80,7 @@ def test_pretrained_backbone_trains_once_then_reloads(cached, source, monkeypatc
     train, valid = source
     path = transfer.backbone_cache_path(train, valid, epochs=1, cache_dir=folder, seed=0)
     assert path.is_file() and path.name.startswith("backbone_8cls_n80_e1_seed0_")
+    assert path.name.endswith("_v2.keras") and transfer.CACHE_FORMAT == "v2"
     assert [p.name for p in folder.iterdir()] == [path.name], "no partial file left behind"
     assert backbone.output_shape == (None, 128)
 
@@ -104,6 +105,8 @@ def test_cache_name_depends_on_the_settings(tmp_path, source):
 
     assert path() != path(epochs=2) != path(seed=1)
     assert "_unseeded_" in path(seed=None).name
+    # the format version: files saved before FreezableDropout are not reused
+    assert path().name.endswith(f"_{transfer.CACHE_FORMAT}.keras")
     other = Split(train.x + 1, train.y, "train")
     assert (
         transfer.backbone_cache_path(other, valid, epochs=1, cache_dir=tmp_path, seed=0) != path()
@@ -257,6 +260,26 @@ def test_train_three_ways_refuses_labels_that_do_not_fit(cached, target):
         transfer.train_three_ways(
             backbone, target.train, target.test, epochs=1, fine_tune_learning_rate=0
         )
+
+
+def test_few_label_runs_names_the_split_whose_labels_do_not_fit(cached, target, monkeypatch):
+    _, backbone = cached
+    unmapped = target._replace(valid=toy_split(40, seed=1, name="valid"))  # ten classes
+    with pytest.raises(ValueError, match=r"labels of target.valid must be in 0..1.*split_task"):
+        transfer.few_label_runs(backbone, unmapped, (4,), 1, epochs=1, evaluate_on=("valid",))
+    # few_label_runs fine-tunes at FINE_TUNE_LEARNING_RATE
+    from course_lib.transfer import experiment
+
+    rates = []
+
+    def recorded(*args, **kwargs):
+        rates.append(kwargs["fine_tune_learning_rate"])
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(experiment, "_train_ways", recorded)
+    with pytest.raises(RuntimeError, match="stop"):
+        transfer.few_label_runs(backbone, target, (4,), 1, epochs=1)
+    assert rates == [transfer.FINE_TUNE_LEARNING_RATE] == [1e-4]
 
 
 def test_summarize_runs_mean_and_std_over_seeds():

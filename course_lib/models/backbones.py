@@ -195,7 +195,9 @@ def copy_model(model: keras.Model) -> keras.Model:
 
     Defined in chapter "Transfer learning".
 
-    The copy keeps the ``trainable`` flag of every layer. Its plain
+    The copy keeps the ``trainable`` flag of every layer, nested models
+    included: a frozen or partly frozen backbone inside a trainable model
+    keeps its frozen layers (batch normalization included) frozen. Its plain
     ``keras.layers.Dropout`` layers, nested models included, become
     ``FreezableDropout`` layers with the same configuration: identical while
     trainable, and switched off by ``freeze``.
@@ -214,7 +216,23 @@ def copy_model(model: keras.Model) -> keras.Model:
     clone = keras.models.clone_model(model, clone_function=_copy_layer, recursive=True)
     clone.set_weights(model.get_weights())
     clone.trainable = model.trainable
+    _copy_trainable_flags(model, clone)
     return clone
+
+
+def _copy_trainable_flags(source: keras.Model, target: keras.Model) -> None:
+    """Give every layer of ``target`` the ``trainable`` flag of its twin in ``source``.
+
+    Setting ``trainable`` on a model passes the value down to all its layers
+    (``keras.layers.Layer.trainable``), so one assignment to the whole model
+    would make a frozen or partly frozen nested backbone fully trainable, batch
+    normalization included. The flags are therefore set layer by layer, a
+    nested model's own flag before those of its layers.
+    """
+    for src, dst in zip(source.layers, target.layers, strict=True):
+        dst.trainable = src.trainable
+        if isinstance(src, keras.Model):
+            _copy_trainable_flags(src, dst)
 
 
 def freeze(model: keras.Model) -> keras.Model:

@@ -39,6 +39,7 @@ __all__ = [
     "MIN_EPOCH_SIZE",
     "SCRATCH_LEARNING_RATE",
     "HEAD_LEARNING_RATE",
+    "FINE_TUNE_LEARNING_RATE",
     "train_three_ways",
     "few_label_runs",
     "summarize_runs",
@@ -60,6 +61,10 @@ SCRATCH_LEARNING_RATE = 1e-3
 HEAD_LEARNING_RATE = 1e-2
 """Learning rate (Adam) of the new head on the frozen backbone: a linear classifier on
 fixed features takes a larger step than a deep network."""
+
+FINE_TUNE_LEARNING_RATE = 1e-4
+"""Learning rate (Adam) of fine-tuning, ten times smaller than ``SCRATCH_LEARNING_RATE``:
+the default of ``train_three_ways`` and the rate of ``few_label_runs``."""
 
 
 def _method_names(unfreeze: int | Sequence[int] | None, blocks: int, fn: str) -> dict[str, int]:
@@ -89,23 +94,26 @@ def _train_ways(
     fine_tune_learning_rate: float,
     unfreeze: int | Sequence[int] | None,
     fn: str,
+    names: Sequence[str],
 ) -> dict[str, list[float]]:
-    """``{method: [accuracy on each split of evaluate_on]}``, arguments checked here."""
+    """``{method: [accuracy on each split of evaluate_on]}``, arguments checked here.
+
+    ``names``: what the caller calls each split of ``evaluate_on``, for the error messages.
+    """
     from course_lib.train import compile_classifier, evaluate, fit
 
     _checks.check_split(train, fn, "train", class_labels=True)
     _checks.refuse_test(train, fn, "train", use="train")
     k = _num_classes(train, fn, "train")
-    for split in evaluate_on:
-        _checks.check_split(split, fn, "test", class_labels=True)
+    for split, name in zip(evaluate_on, names, strict=True):
+        _checks.check_split(split, fn, name, class_labels=True)
         outside = sorted(set(np.unique(split.y).tolist()) - set(range(k)))
         if outside:
             raise ValueError(
-                f"{fn}: the labels of test must be in 0..{k - 1}, the classes of "
+                f"{fn}: the labels of {name} must be in 0..{k - 1}, the classes of "
                 f"the training labels; split {split.name!r} also has the labels "
-                f"{outside}. Relabel the test split like the training split: cut "
-                "both with transfer.split_task (or data.class_subset with the same "
-                "classes)."
+                f"{outside}. Relabel {name} like the training split: cut both with "
+                "transfer.split_task (or data.class_subset with the same classes)."
             )
     epochs = _checks.check_int(epochs, fn, "epochs", low=1)
     seed = _checks.check_seed(seed, fn)
@@ -163,7 +171,7 @@ def train_three_ways(
     *,
     epochs: int,
     seed: int | None = None,
-    fine_tune_learning_rate: float = 1e-4,
+    fine_tune_learning_rate: float = FINE_TUNE_LEARNING_RATE,
     unfreeze: int | Sequence[int] | None = None,
 ) -> dict[str, float]:
     """Accuracy of a target model trained from scratch, on frozen features, and fine-tuned.
@@ -194,14 +202,34 @@ def train_three_ways(
 
     Parameters
     ----------
+    backbone : keras.Model
+        The pretrained backbone (``transfer.pretrained_backbone``), images to
+        features; left intact (the frozen and fine-tuned models use a copy).
+    train : Split
+        The labelled target examples, labels 0..K-1; not test data.
     test : Split
         The data every model is scored on (validation data while choices are
         being made; test data once, at the end). Labels as ``train``'s.
+    epochs : int
+        Epochs of each training (at least 1): scratch, the head, and the
+        fine-tuning.
+    seed : int, optional
+        Seeds the repetition of the examples, the initial weights and the
+        dropout masks (locally); None: not reproducible.
+    fine_tune_learning_rate : float, default FINE_TUNE_LEARNING_RATE
+        Learning rate (Adam) of the fine-tuning, > 0.
     unfreeze : int or sequence of int, optional
         Top blocks (``models.backbone_blocks``) the fine-tuning unfreezes:
         all by default. A sequence (e.g. ``(1, 2, 4)``) fine-tunes one model
         per count, each from the same trained head, under the method names
         ``"top 1"``, ``"top 2"``... instead of ``"fine-tuned"``.
+
+    Returns
+    -------
+    dict of str to float
+        Accuracy on ``test`` per method: ``"scratch"``, ``"frozen"`` and
+        ``"fine-tuned"`` (or ``"top 1"``, ``"top 2"``... for a sequence
+        ``unfreeze``).
 
     Raises
     ------
@@ -220,6 +248,7 @@ def train_three_ways(
         fine_tune_learning_rate=fine_tune_learning_rate,
         unfreeze=unfreeze,
         fn="train_three_ways",
+        names=["test"],
     )
     return {method: scores[0] for method, scores in results.items()}
 
@@ -241,9 +270,10 @@ def few_label_runs(
 
     For each count ``n`` and seed ``s``, ``data.sample_per_class(target.train,
     n, seed=s)`` draws the labelled examples and ``train_three_ways`` trains
-    with ``seed=s``; every model is scored on the same images: the splits of
-    ``target`` named in ``evaluate_on`` (``test_size`` images of the test
-    split, balanced and drawn with seed 0, or all of it by default).
+    with ``seed=s`` (fine-tuning at ``FINE_TUNE_LEARNING_RATE``); every model
+    is scored on the same images: the splits of ``target`` named in
+    ``evaluate_on`` (``test_size`` images of the test split, balanced and
+    drawn with seed 0, or all of it by default).
 
     Parameters
     ----------
@@ -298,9 +328,10 @@ def few_label_runs(
                 splits,
                 epochs=epochs,
                 seed=seed,
-                fine_tune_learning_rate=1e-4,
+                fine_tune_learning_rate=FINE_TUNE_LEARNING_RATE,
                 unfreeze=unfreeze,
                 fn=fn,
+                names=[f"target.{name}" for name in names],
             )
             rows += [
                 {"labels": n, "seed": seed, "method": m, **dict(zip(columns, scores))}
