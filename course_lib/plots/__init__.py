@@ -30,6 +30,7 @@ from course_lib.plots.training import (
     plot_confusion_matrix,
     plot_learning_curves,
     plot_mean_std,
+    plot_paired_seeds,
     plot_pareto,
     plot_search_progress,
     plot_tradeoffs,
@@ -54,6 +55,7 @@ __all__ = [
     "plot_train_val_gap",
     "plot_tradeoffs",
     "plot_accuracy_vs_labels",
+    "plot_paired_seeds",
     "plot_search_progress",
     "plot_pareto",
     # augmentation
