@@ -101,11 +101,20 @@ class Profile:
         Epochs of that pretraining.
     transfer_epochs : int
         Epochs of each few-label training in the transfer experiment (an epoch
-        repeats the labelled examples to at least 1,000 images): enough for
-        training from scratch to converge.
+        repeats the labelled examples to at least 1,000 images, so every label
+        count up to 1,000 gets the same number of steps).
     transfer_short_epochs : int
         Epochs of the same trainings at a short budget, where training from
         scratch is still limited by its steps.
+    transfer_unfreeze_labels : int
+        Label count at which the transfer chapter measures how many top blocks
+        to fine-tune (one of ``transfer_label_counts``).
+    transfer_unfreeze_blocks : tuple of int
+        Top blocks unfrozen by each fine-tuning of that study (1 to 4; 0,
+        frozen features, is always measured).
+    digits_epochs : int
+        Epochs of each few-label training on handwritten digits in the transfer
+        chapter.
     tuning_train_size : int
         Training images of each trial of an architecture search.
     tuning_epochs : int
@@ -147,6 +156,9 @@ class Profile:
     pretrain_epochs: int
     transfer_epochs: int
     transfer_short_epochs: int
+    transfer_unfreeze_labels: int
+    transfer_unfreeze_blocks: tuple[int, ...]
+    digits_epochs: int
     tuning_train_size: int
     tuning_epochs: int
     tuning_finalists: int
@@ -210,12 +222,15 @@ PROFILES: dict[str, Profile] = {
         timing_repeats=7,
         augment_sizes=(1_000, 5_000),
         augment_steps=(400, 1_600),
-        transfer_label_counts=(20, 50, 100, 200, 1_000),
+        transfer_label_counts=(20, 100, 1_000),
         transfer_seeds=5,
         pretrain_size=20_000,
         pretrain_epochs=3,
         transfer_epochs=10,
         transfer_short_epochs=2,
+        transfer_unfreeze_labels=100,
+        transfer_unfreeze_blocks=(1, 2, 4),
+        digits_epochs=3,
         tuning_train_size=8_000,
         tuning_epochs=4,
         tuning_finalists=3,
@@ -246,12 +261,15 @@ PROFILES: dict[str, Profile] = {
         timing_repeats=2,
         augment_sizes=(250, 500),
         augment_steps=(8, 16),
-        transfer_label_counts=(100,),
-        transfer_seeds=1,
+        transfer_label_counts=(20, 100),
+        transfer_seeds=2,
         pretrain_size=1_000,
         pretrain_epochs=1,
         transfer_epochs=1,
         transfer_short_epochs=1,
+        transfer_unfreeze_labels=100,
+        transfer_unfreeze_blocks=(1, 4),
+        digits_epochs=1,
         tuning_train_size=500,
         tuning_epochs=1,
         tuning_finalists=2,

@@ -27,7 +27,7 @@ def test_backbone_classifier_is_the_notes_network_with_a_new_head():
     assert model.count_params() == with_bn - 1290 + 129 * 4
     assert model.count_params() == backbones.BACKBONE_SPEC.replace(num_classes=4).count_params()
     head = [layer.__class__.__name__ for layer in model.layers[2:]]
-    assert head == ["Dropout", "Dense"]
+    assert head == ["FreezableDropout", "Dense"]
     with pytest.raises(
         ValueError, match="backbone_classifier: num_classes must be an integer >= 2"
     ):
@@ -51,7 +51,7 @@ def test_backbone_blocks_of_the_notes_network():
     assert len(blocks) == 4
     for block in blocks[:3]:
         names = [layer.__class__.__name__ for layer in block]
-        assert names[-2:] == ["MaxPooling2D", "Dropout"]
+        assert names[-2:] == ["MaxPooling2D", "FreezableDropout"]
         assert names.count("BatchNormalization") == 2
     last = [layer.__class__.__name__ for layer in blocks[3]]
     assert last == ["Flatten", "Dense", "BatchNormalization", "Activation"]
@@ -158,6 +158,149 @@ def test_unfreeze_top_refuses_a_whole_model():
     assert inner.trainable_weights == [], "the refused call changed nothing"
     with pytest.raises(ValueError, match="pass backbone_of"):
         backbones.unfreeze_top(backbones.backbone_classifier(3), 1)
+
+
+# ---------------------------------------------------------------- frozen features
+
+IMAGES = np.random.default_rng(0).normal(size=(8, 28, 28, 1)).astype("float32")
+
+
+def frozen_transfer_model(backbone: keras.Model | None = None) -> keras.Model:
+    """The chapter's frozen model, head dropout off: its output in training mode
+    depends on the backbone only."""
+    if backbone is None:
+        backbone = backbones.backbone_of(backbones.backbone_classifier(3, seed=0))
+    model = backbones.with_new_head(backbone, 2, dropout=0, seed=0)
+    backbones.freeze(backbones.backbone_of(model))
+    return model
+
+
+def training_mode_spread(model: keras.Model) -> float:
+    """Largest gap between two training-mode forward passes (what fit runs) and inference."""
+    a, b = (np.asarray(model(IMAGES, training=True)) for _ in range(2))
+    c = np.asarray(model(IMAGES, training=False))
+    return float(max(np.abs(a - b).max(), np.abs(a - c).max()))
+
+
+def test_frozen_backbone_computes_fixed_features_in_training_mode():
+    # fit calls the model with training=True, which overrides the training=False
+    # recorded in the graph (keras-team/keras#20285); a frozen backbone must still
+    # compute the same features as in inference: no dropout, no batch statistics.
+    model = frozen_transfer_model()
+    assert training_mode_spread(model) < 1e-5
+
+
+def test_frozen_backbone_fit_sees_the_inference_features():
+    # With a zero learning rate, the loss fit reports (training mode) is the loss
+    # evaluate computes (inference mode) iff the frozen backbone is deterministic.
+    model = frozen_transfer_model()
+    model.compile(keras.optimizers.SGD(learning_rate=0.0), "sparse_categorical_crossentropy")
+    y = np.arange(8) % 2
+    fitted = model.fit(IMAGES, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    evaluated = model.evaluate(IMAGES, y, batch_size=8, verbose=0)
+    assert fitted.history["loss"][0] == pytest.approx(evaluated, abs=1e-5)
+
+
+def test_unfreeze_top_restores_dropout_in_the_unfrozen_blocks_only():
+    model = frozen_transfer_model()
+    inner = backbones.backbone_of(model)
+    backbones.unfreeze_top(inner, 1)  # the dense block: no dropout in it
+    assert training_mode_spread(model) < 1e-5
+    backbones.unfreeze_top(inner, 2)  # the third convolution block ends with Dropout(0.25)
+    assert training_mode_spread(model) > 1e-3
+    blocks = backbones.backbone_blocks(inner)
+    dropping = [
+        layer.trainable for block in blocks for layer in block if isinstance(layer, layers.Dropout)
+    ]
+    assert dropping == [False, False, True]
+    backbones.freeze(inner)
+    assert training_mode_spread(model) < 1e-5
+
+
+def test_freezable_dropout_is_dropout_until_frozen():
+    x = np.ones((4, 64), dtype="float32")
+    plain = layers.Dropout(0.5, seed=3)
+    freezable = backbones.FreezableDropout(0.5, seed=3)
+    # trainable: the same masks as keras Dropout with the same seed
+    np.testing.assert_array_equal(
+        np.asarray(freezable(x, training=True)), np.asarray(plain(x, training=True))
+    )
+    freezable.trainable = False
+    np.testing.assert_array_equal(np.asarray(freezable(x, training=True)), x)
+    assert not backbones.FreezableDropout.from_config(freezable.get_config()).trainable
+
+
+def test_frozen_features_survive_copies_and_saving(tmp_path):
+    model = frozen_transfer_model()
+    inner = backbones.backbone_of(model)
+    copied = backbones.copy_model(model)
+    assert training_mode_spread(copied) < 1e-5
+    model.save(tmp_path / "frozen.keras")
+    loaded = keras.models.load_model(tmp_path / "frozen.keras")
+    np.testing.assert_allclose(
+        np.asarray(loaded(IMAGES, training=True)), np.asarray(model(IMAGES)), atol=1e-5
+    )
+    backbones.unfreeze_top(backbones.backbone_of(loaded), 4)
+    assert training_mode_spread(loaded) > 1e-3, "the loaded model can be unfrozen"
+    # a partly unfrozen backbone is copied with its per-layer flags
+    backbones.unfreeze_top(inner, 2)
+    copied = backbones.copy_model(model)
+    flags = [layer.trainable for layer in backbones.backbone_of(copied).layers]
+    assert flags == [layer.trainable for layer in inner.layers]
+    assert training_mode_spread(copied) > 1e-3
+
+
+def test_copy_model_keeps_the_flags_of_a_frozen_nested_backbone():
+    # Model.trainable = value passes value down to every layer; copying a trainable
+    # model must not thereby unfreeze its frozen or partly frozen backbone.
+    model = backbones.with_new_head(backbones.backbone_of(backbones.backbone_classifier(3)), 2)
+    inner = backbones.backbone_of(model)
+    backbones.unfreeze_top(inner, 2)  # partly frozen, batch normalization frozen throughout
+    expected = [layer.trainable for layer in inner.layers]
+    assert model.trainable and inner.trainable and any(expected) and not all(expected)
+    copied = backbones.copy_model(model)
+    assert copied.trainable and backbones.backbone_of(copied).trainable
+    assert [layer.trainable for layer in backbones.backbone_of(copied).layers] == expected
+    assert len(copied.trainable_weights) == len(model.trainable_weights)
+    # nested one level deeper: a model holding the whole transfer model
+    outer = keras.Sequential([keras.Input((28, 28, 1)), model], name="outer")
+    deep = backbones.backbone_of(backbones.backbone_of(backbones.copy_model(outer)))
+    assert [layer.trainable for layer in deep.layers] == expected
+    # wholly frozen backbone in a trainable model: only the head trains
+    backbones.freeze(inner)
+    copied = backbones.copy_model(model)
+    assert copied.trainable and not backbones.backbone_of(copied).trainable
+    assert len(copied.trainable_weights) == len(model.trainable_weights) == 2
+    # the restoration itself, whatever the backend: after an assignment that reaches
+    # every layer, the flags are those of the source again
+    copied.trainable = False
+    copied.trainable = True
+    assert all(layer.trainable for layer in backbones.backbone_of(copied).layers)
+    backbones._copy_trainable_flags(model, copied)
+    assert not any(layer.trainable for layer in backbones.backbone_of(copied).layers)
+    assert len(copied.trainable_weights) == 2
+
+
+def test_plain_keras_dropout_is_made_freezable_by_copying():
+    plain = keras.Sequential(
+        [keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(16), layers.Dropout(0.5)],
+        name="plain",
+    )
+    model = frozen_transfer_model(plain)  # with_new_head copies the backbone
+    inner = backbones.backbone_of(model)
+    assert isinstance(inner.layers[-1], backbones.FreezableDropout)
+    assert inner.layers[-1].get_config()["rate"] == 0.5
+    assert training_mode_spread(model) < 1e-5
+    # in place, a plain Dropout would keep dropping: refused, nothing changed
+    with pytest.raises(
+        ValueError,
+        match=r"freeze: model must not contain dropout layers .*'plain' contains \['dropout",
+    ):
+        backbones.freeze(plain)
+    assert plain.trainable
+    with pytest.raises(ValueError, match="unfreeze_top: backbone must not contain dropout"):
+        backbones.unfreeze_top(plain, 0)
+    backbones.freeze(keras.Sequential([keras.Input((4,)), layers.Dropout(0.0)]))  # drops nothing
 
 
 # ---------------------------------------------------------------- keras.applications

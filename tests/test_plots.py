@@ -343,3 +343,28 @@ def test_plot_tradeoffs_refuses_a_bad_interval():
         plots.plot_tradeoffs(results, "accuracy", ["ms"], interval=("lo", "hi"))
     with pytest.raises(ValueError, match="plot_tradeoffs: results has no rows"):
         plots.plot_tradeoffs(results.iloc[:0], "accuracy", ["ms"])
+
+
+def test_plot_paired_seeds_one_line_per_seed_and_the_mean():
+    runs = pd.DataFrame(
+        {
+            "method": ["frozen", "top 1", "top 4", "scratch"] * 3,
+            "seed": [0] * 4 + [1] * 4 + [2] * 4,
+            "accuracy": [0.70, 0.75, 0.72, 0.5, 0.72, 0.78, 0.70, 0.5, 0.71, 0.76, 0.74, 0.5],
+        }
+    )
+    fig = plots.plot_paired_seeds(
+        runs, "method", "accuracy", ["frozen", "top 1", "top 4"],
+        labels=["0 (frozen)", "1", "4"], scale=100,
+    )  # fmt: skip
+    ax = fig.axes[0]
+    seed_lines = [line for line in ax.get_lines() if line.get_color() == "gray"]
+    assert len(seed_lines) == 3  # scratch is not shown
+    np.testing.assert_allclose(seed_lines[1].get_ydata(), [72, 78, 70])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0 (frozen)", "1", "4"]
+    with pytest.raises(ValueError, match=r"plot_paired_seeds: order must name conditions"):
+        plots.plot_paired_seeds(runs, "method", "accuracy", ["top 2"])
+    with pytest.raises(ValueError, match="labels has 1 names for 2 conditions"):
+        plots.plot_paired_seeds(runs, "method", "accuracy", ["frozen", "top 1"], labels=["a"])
+    with pytest.raises(ValueError, match=r"runs has no column\(s\) \['seed'\]"):
+        plots.plot_paired_seeds(runs.drop(columns="seed"), "method", "accuracy", ["frozen"])

@@ -150,6 +150,38 @@ def test_classifier_chapter_fits_its_budget():
     assert fast.train_size * (fast.epochs + fast.final_epochs) <= 5_000
 
 
+def test_transfer_chapter_fits_its_budget():
+    # Costs on 2 unloaded CPU cores, from the chapter's recorded run (a few-label run of
+    # scratch, frozen and fine-tuned at 10 epochs of 1,000 images took 71 s) split by timings
+    # of each stage: 10 epochs of 1,000 images cost about 27 s from scratch, 3 s for the head
+    # on cached frozen features, 9.5 / 12.5 / 24.5 s fine-tuning the top 1 / 2 / 4 blocks, and
+    # each score on the validation images about 1 s. With pretraining (3.5 min) and the rest of
+    # the chapter (0.5 min): about 23.6 minutes, digits on every seed included (20 s a seed).
+    # That must stay within 23.75 minutes (27 with 13.7% headroom; the estimate charges every
+    # run with the dearest fine-tuning, all four blocks).
+    full, fast = PROFILES["full"], PROFILES["fast"]
+    fine_tune = {1: 9.5, 2: 12.5, 3: 20.0, 4: 24.5}
+    epoch_s = {k: v / 10 for k, v in fine_tune.items()}  # per epoch of 1,000 images
+    one = 2.7 + 0.3 + max(epoch_s.values())  # scratch, head, the dearest fine-tuning
+    study = full.transfer_seeds * (
+        full.transfer_epochs * (3.0 + sum(epoch_s[n] for n in full.transfer_unfreeze_blocks))
+        + 1.5 * (2 + len(full.transfer_unfreeze_blocks))
+    )
+    others = (len(full.transfer_label_counts) - 1) * full.transfer_seeds
+    main = others * (full.transfer_epochs * one + 4.5)
+    short = full.transfer_seeds * (full.transfer_short_epochs * one + 3)
+    digits = full.transfer_seeds * (full.digits_epochs * one + 3)
+    minutes = (210 + 30 + study + main + short + digits) / 60
+    assert minutes <= 23.75, minutes
+    for p in (full, fast):
+        assert p.transfer_unfreeze_labels in p.transfer_label_counts, p.name
+        assert all(1 <= n <= 4 for n in p.transfer_unfreeze_blocks), p.name
+        assert len(set(p.transfer_unfreeze_blocks)) == len(p.transfer_unfreeze_blocks)
+    assert 4 in full.transfer_unfreeze_blocks, "the study includes fine-tuning everything"
+    assert fast.transfer_seeds >= 2, "verdicts need a paired interval"
+    assert full.transfer_epochs > full.transfer_short_epochs
+
+
 def test_stall_runs_are_long_enough_for_the_chance_level_watch():
     from course_lib.callbacks import WarnOnChanceLoss
 

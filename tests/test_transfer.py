@@ -80,6 +80,7 @@ def test_pretrained_backbone_trains_once_then_reloads(cached, source, monkeypatc
     train, valid = source
     path = transfer.backbone_cache_path(train, valid, epochs=1, cache_dir=folder, seed=0)
     assert path.is_file() and path.name.startswith("backbone_8cls_n80_e1_seed0_")
+    assert path.name.endswith("_v2.keras") and transfer.CACHE_FORMAT == "v2"
     assert [p.name for p in folder.iterdir()] == [path.name], "no partial file left behind"
     assert backbone.output_shape == (None, 128)
 
@@ -104,6 +105,8 @@ def test_cache_name_depends_on_the_settings(tmp_path, source):
 
     assert path() != path(epochs=2) != path(seed=1)
     assert "_unseeded_" in path(seed=None).name
+    # the format version: files saved before FreezableDropout are not reused
+    assert path().name.endswith(f"_{transfer.CACHE_FORMAT}.keras")
     other = Split(train.x + 1, train.y, "train")
     assert (
         transfer.backbone_cache_path(other, valid, epochs=1, cache_dir=tmp_path, seed=0) != path()
@@ -163,9 +166,59 @@ def test_few_label_runs_table_without_touching_the_global_seed(cached, target, m
     assert runs["accuracy"].between(0, 1).all()
 
 
+def test_few_label_runs_on_validation_and_test_with_several_unfreezings(cached, target):
+    _, backbone = cached
+    runs = transfer.few_label_runs(
+        backbone,
+        target,
+        label_counts=(4,),
+        seeds=[3],
+        epochs=1,
+        test_size=6,
+        evaluate_on=("valid", "test"),
+        unfreeze=(1, 4),
+    )
+    assert list(runs.columns) == ["labels", "seed", "method", "accuracy", "test_accuracy"]
+    assert runs["method"].tolist() == ["scratch", "frozen", "top 1", "top 4"]
+    assert runs[["accuracy", "test_accuracy"]].stack().between(0, 1).all()
+    table = transfer.summarize_runs(runs, metric="test_accuracy")
+    assert [m for m, _ in table.columns[::2]] == ["scratch", "frozen", "top 1", "top 4"]
+
+
+def test_frozen_head_trains_on_fixed_features_and_leaves_the_backbone_alone(cached, target):
+    _, backbone = cached
+    before = [w.copy() for w in backbone.get_weights()]
+    labelled = data.sample_per_class(target.train, 4, seed=0)
+    result = transfer.train_three_ways(
+        backbone, labelled, target.valid, epochs=1, seed=0, unfreeze=1
+    )
+    assert list(result) == list(transfer.METHODS)
+    for a, b in zip(before, backbone.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "unfreeze, error, match",
+    [
+        (0, ValueError, r"unfreeze must be an integer in \[1, 4\]"),
+        (5, ValueError, r"unfreeze must be an integer in \[1, 4\]"),
+        ((1, 1), ValueError, "unfreeze must hold distinct block counts"),
+        ((), ValueError, "unfreeze must hold distinct block counts"),
+        ((2, 7), ValueError, "every block count of unfreeze must be an integer in"),
+        (1.5, TypeError, "unfreeze must be an integer"),
+    ],
+)
+def test_train_three_ways_checks_unfreeze(cached, target, unfreeze, error, match):
+    _, backbone = cached
+    with pytest.raises(error, match=match):
+        transfer.train_three_ways(backbone, target.train, target.valid, epochs=1, unfreeze=unfreeze)
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
+        ({"evaluate_on": ("train",)}, ValueError, "every split of evaluate_on must be one of"),
+        ({"evaluate_on": ("valid", "valid")}, ValueError, "evaluate_on must name distinct"),
         ({"label_counts": ()}, ValueError, "at least one label count and one seed"),
         ({"seeds": 0}, ValueError, "seeds must be an integer >= 1"),
         ({"seeds": [0, -1]}, ValueError, "seed must be an integer in"),
@@ -207,6 +260,26 @@ def test_train_three_ways_refuses_labels_that_do_not_fit(cached, target):
         transfer.train_three_ways(
             backbone, target.train, target.test, epochs=1, fine_tune_learning_rate=0
         )
+
+
+def test_few_label_runs_names_the_split_whose_labels_do_not_fit(cached, target, monkeypatch):
+    _, backbone = cached
+    unmapped = target._replace(valid=toy_split(40, seed=1, name="valid"))  # ten classes
+    with pytest.raises(ValueError, match=r"labels of target.valid must be in 0..1.*split_task"):
+        transfer.few_label_runs(backbone, unmapped, (4,), 1, epochs=1, evaluate_on=("valid",))
+    # few_label_runs fine-tunes at FINE_TUNE_LEARNING_RATE
+    from course_lib.transfer import experiment
+
+    rates = []
+
+    def recorded(*args, **kwargs):
+        rates.append(kwargs["fine_tune_learning_rate"])
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(experiment, "_train_ways", recorded)
+    with pytest.raises(RuntimeError, match="stop"):
+        transfer.few_label_runs(backbone, target, (4,), 1, epochs=1)
+    assert rates == [transfer.FINE_TUNE_LEARNING_RATE] == [1e-4]
 
 
 def test_summarize_runs_mean_and_std_over_seeds():
@@ -259,4 +332,9 @@ def test_plot_accuracy_vs_labels():
     assert ax.get_xscale() == "log" and ax.get_title() == "t"
     with pytest.raises(ValueError, match="expected the table of transfer.summarize_runs"):
         plots.plot_accuracy_vs_labels(runs)
+    table = transfer.summarize_runs(runs)
+    fig = plots.plot_accuracy_vs_labels(table, ylabel="validation accuracy")
+    assert fig.axes[0].get_ylabel() == "validation accuracy"
+    with pytest.raises(TypeError, match="ylabel must be a str"):
+        plots.plot_accuracy_vs_labels(table, ylabel=None)
     plt.close("all")

@@ -7,6 +7,12 @@ probabilities. ``backbone_classifier`` builds the chapter's network in those
 two parts; ``with_new_head``, ``freeze`` and ``unfreeze_top`` reuse a trained
 backbone for a new task. ``applications_backbone`` keeps the
 ``keras.applications`` route open for readers with network access.
+
+*Frozen* means fixed weights **and** fixed features: a frozen layer is not
+trained and runs in inference mode, even when ``fit`` calls the model with
+``training=True``. Keras 3 does this for ``BatchNormalization``; a Keras
+``Dropout`` layer keeps dropping whatever its ``trainable`` flag, so the models
+built here use ``FreezableDropout``, which does not drop while frozen.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from course_lib import _checks
 from course_lib.models.cnn import NOTES_SPEC
 
 __all__ = [
+    "FreezableDropout",
     "BACKBONE",
     "BACKBONE_SPEC",
     "backbone_classifier",
@@ -57,6 +64,80 @@ def _seeds(seed: int | None, n: int) -> list[int | None]:
 
 
 # --------------------------------------------------------------------------
+# Dropout that a freeze turns off
+# --------------------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="course_lib")
+class FreezableDropout(layers.Dropout):
+    """``keras.layers.Dropout`` that does not drop while frozen (``trainable=False``).
+
+    Defined in chapter "Transfer learning".
+
+    A frozen Keras 3 ``BatchNormalization`` layer runs in inference mode even in
+    a training call; a Keras ``Dropout`` layer does not: ``trainable=False``
+    leaves it dropping whenever ``fit`` calls the model with ``training=True``,
+    and a ``training=False`` recorded in a functional model does not survive
+    that call (keras-team/keras issue 20285). This layer reads its own
+    ``trainable`` flag instead, like batch normalization: trainable, it is
+    ``Dropout``; frozen, it is the identity. The flag is part of the layer's
+    configuration, so copies (``copy_model``) and saved models keep it.
+    As for batch normalization, recompile a model after changing the flag.
+
+    Parameters
+    ----------
+    rate : float
+        Fraction of the inputs dropped in training mode, in [0, 1).
+    **kwargs
+        As for ``keras.layers.Dropout`` (``noise_shape``, ``seed``, ``name``,
+        ``trainable``...).
+    """
+
+    def call(self, inputs, training: bool | None = False):
+        """``Dropout.call``, in inference mode whatever ``training`` while frozen."""
+        if not self.trainable:
+            training = False
+        return super().call(inputs, training=training)
+
+
+def _freezable(layer: keras.layers.Layer) -> keras.layers.Layer:
+    """``layer``, or a ``FreezableDropout`` with its configuration if it is a plain ``Dropout``."""
+    if type(layer) is layers.Dropout:
+        return FreezableDropout.from_config(layer.get_config())
+    return layer
+
+
+def _copy_layer(layer: keras.layers.Layer) -> keras.layers.Layer:
+    """A new layer with the configuration of ``layer``; ``FreezableDropout`` for ``Dropout``."""
+    if type(layer) is layers.Dropout:
+        return FreezableDropout.from_config(layer.get_config())
+    return layer.__class__.from_config(layer.get_config())
+
+
+def _unfreezable_dropout(model: keras.Model) -> list[str]:
+    """Names of the layers of ``model`` (nested models included) that drop even when frozen."""
+    names = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            names += _unfreezable_dropout(layer)
+        elif isinstance(layer, layers.Dropout) and not isinstance(layer, FreezableDropout):
+            names += [layer.name] if layer.rate > 0 else []
+    return names
+
+
+def _check_freezable(model: keras.Model, fn: str, name: str) -> None:
+    """Refuse a model whose dropout layers would keep dropping once frozen."""
+    active = _unfreezable_dropout(model)
+    if active:
+        raise ValueError(
+            f"{fn}: {name} must not contain dropout layers that keep dropping when frozen; "
+            f"{model.name!r} contains {active}. Keras dropout ignores trainable=False in the "
+            "training calls of fit; pass a copy made by copy_model (or the backbone of "
+            "with_new_head, which copies it): its Dropout layers are FreezableDropout."
+        )
+
+
+# --------------------------------------------------------------------------
 # The chapter's classifier: a backbone and a head
 # --------------------------------------------------------------------------
 
@@ -71,7 +152,9 @@ def backbone_classifier(
     Built from ``BACKBONE_SPEC``: the backbone is everything up to the
     128-unit dense block, images to 128 features; the head is the dropout
     and the softmax ``Dense(num_classes)``. Trained as a whole, it is also the
-    from-scratch baseline of the chapter. Uncompiled.
+    from-scratch baseline of the chapter. Its dropout layers are
+    ``FreezableDropout`` (same rates and seeds as ``CNNSpec.build``): they
+    drop while trainable and stop once frozen. Uncompiled.
 
     Parameters
     ----------
@@ -87,11 +170,11 @@ def backbone_classifier(
     spec = BACKBONE_SPEC.replace(num_classes=num_classes, input_shape=tuple(input_shape))
     full = spec.build(seed=seed)
     cut = -2 if spec.dropout else -1  # the head: [Dropout,] Dense(num_classes)
-    backbone_layers = [keras.Input(shape=spec.input_shape), *full.layers[:cut]]
-    backbone = keras.Sequential(backbone_layers, name=BACKBONE)
+    parts = [_freezable(layer) for layer in full.layers]
+    backbone = keras.Sequential([keras.Input(shape=spec.input_shape), *parts[:cut]], name=BACKBONE)
     inputs = keras.Input(shape=spec.input_shape, name="images")
     x = backbone(inputs)
-    for layer in full.layers[cut:]:
+    for layer in parts[cut:]:
         x = layer(x)
     return keras.Model(inputs, x, name=f"backbone_classifier_{num_classes}")
 
@@ -111,23 +194,84 @@ def copy_model(model: keras.Model) -> keras.Model:
     """A copy of ``model`` with its own weights (same values): training it leaves ``model`` intact.
 
     Defined in chapter "Transfer learning".
+
+    The copy keeps the ``trainable`` flag of every layer, nested models
+    included: a frozen or partly frozen backbone inside a trainable model
+    keeps its frozen layers (batch normalization included) frozen. Its plain
+    ``keras.layers.Dropout`` layers, nested models included, become
+    ``FreezableDropout`` layers with the same configuration: identical while
+    trainable, and switched off by ``freeze``.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A functional or ``Sequential`` model.
+
+    Returns
+    -------
+    keras.Model
+        The copy, uncompiled.
     """
     _check_model(model, "copy_model", "model")
-    clone = keras.models.clone_model(model)
+    clone = keras.models.clone_model(model, clone_function=_copy_layer, recursive=True)
     clone.set_weights(model.get_weights())
     clone.trainable = model.trainable
+    _copy_trainable_flags(model, clone)
     return clone
 
 
+def _copy_trainable_flags(source: keras.Model, target: keras.Model) -> None:
+    """Give every layer of ``target`` the ``trainable`` flag of its twin in ``source``.
+
+    Setting ``trainable`` on a model passes the value down to all its layers
+    (``keras.layers.Layer.trainable``), so one assignment to the whole model
+    would make a frozen or partly frozen nested backbone fully trainable, batch
+    normalization included. The flags are therefore set layer by layer, a
+    nested model's own flag before those of its layers.
+    """
+    for src, dst in zip(source.layers, target.layers, strict=True):
+        dst.trainable = src.trainable
+        if isinstance(src, keras.Model):
+            _copy_trainable_flags(src, dst)
+
+
 def freeze(model: keras.Model) -> keras.Model:
-    """Make every weight of ``model`` non-trainable; return ``model``.
+    """Freeze ``model``: fixed weights and fixed features; return ``model``.
 
     Defined in chapter "Transfer learning".
 
+    Every layer becomes non-trainable (``trainable=False``), nested models
+    included, so training leaves its weights alone, and every layer runs in
+    inference mode even when ``fit`` calls the model with ``training=True``:
+    batch normalization uses its moving mean and variance (Keras 3 does that
+    for frozen ``BatchNormalization``) and ``FreezableDropout`` drops nothing.
+    The features a frozen backbone computes are therefore the same in
+    training and in inference, and from one step to the next.
+
     Recompile any model that contains it afterwards: Keras reads the trainable
     flags when ``compile`` is called.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The model to freeze, in place.
+
+    Returns
+    -------
+    keras.Model
+        ``model`` itself.
+
+    Raises
+    ------
+    ValueError
+        If ``model`` contains a ``keras.layers.Dropout`` layer (or a
+        subclass such as ``SpatialDropout2D``) that is not a
+        ``FreezableDropout`` and has a positive rate: it would keep dropping
+        in training calls, frozen or not. Nothing is changed then. Freeze a
+        copy instead (``copy_model``, or ``with_new_head``, which copies by
+        default): its plain ``Dropout`` layers are ``FreezableDropout``.
     """
-    _check_model(model, "freeze", "model")
+    _check_freezable(_check_model(model, "freeze", "model"), "freeze", "model")
     model.trainable = False
     return model
 
@@ -148,10 +292,11 @@ def with_new_head(
     The backbone is called with ``training=False``, as the Keras
     transfer-learning guide writes it. In Keras 3 that flag is overridden when
     ``fit`` calls the whole model with ``training=True`` (keras-team/keras
-    issue 20285); what keeps batch normalization in inference mode, using the
-    statistics learned on the source task, is that its layers are not
-    trainable: ``freeze`` and ``unfreeze_top`` see to that. Freezing is left to
-    the caller.
+    issue 20285); what keeps a frozen backbone in inference mode (batch
+    normalization on the source task's statistics, no dropout) is that its
+    layers are not trainable: ``freeze`` and ``unfreeze_top`` see to that.
+    Freezing is left to the caller. The head's dropout and, with
+    ``copy=True``, the backbone's are ``FreezableDropout`` (see ``copy_model``).
 
     Parameters
     ----------
@@ -187,7 +332,7 @@ def with_new_head(
     if len(x.shape) == 4:
         x = layers.GlobalAveragePooling2D(name="pool")(x)
     if dropout:
-        x = layers.Dropout(dropout, seed=dropout_seed, name="head_dropout")(x)
+        x = FreezableDropout(dropout, seed=dropout_seed, name="head_dropout")(x)
     initializer = keras.initializers.GlorotUniform(seed=kernel_seed)
     outputs = layers.Dense(num_classes, "softmax", kernel_initializer=initializer, name="head")(x)
     return keras.Model(inputs, outputs, name=name or "transfer_model")
@@ -242,10 +387,20 @@ def unfreeze_top(backbone: keras.Model, n_blocks: int) -> list[str]:
     Defined in chapter "Transfer learning".
 
     Blocks are those of ``backbone_blocks``; ``n_blocks=0`` freezes everything,
-    ``n_blocks`` equal to the number of blocks unfreezes everything. Batch
-    normalization layers stay frozen, hence in inference mode: they keep the
-    source task's statistics, as the Keras guide advises when fine-tuning.
-    Recompile the model afterwards, with a small learning rate.
+    ``n_blocks`` equal to the number of blocks unfreezes everything. The
+    ``FreezableDropout`` layers of the unfrozen blocks drop again in training;
+    those of the frozen blocks do not, so the frozen blocks compute fixed
+    features (see ``freeze``). Batch normalization layers stay frozen, hence
+    in inference mode: they keep the source task's statistics, as the Keras
+    guide advises when fine-tuning. Recompile the model afterwards, with a
+    small learning rate.
+
+    Parameters
+    ----------
+    backbone : keras.Model
+        The backbone itself (``backbone_of(model)``), changed in place.
+    n_blocks : int
+        How many blocks, counted from the top, become trainable.
 
     Returns
     -------
@@ -256,7 +411,8 @@ def unfreeze_top(backbone: keras.Model, n_blocks: int) -> list[str]:
     ------
     ValueError
         If ``backbone`` contains a nested model (a whole model with its
-        head: pass ``backbone_of(model)``), or ``n_blocks`` is out of range.
+        head: pass ``backbone_of(model)``) or a dropout layer that is not a
+        ``FreezableDropout`` (see ``freeze``), or ``n_blocks`` is out of range.
     """
     fn = "unfreeze_top"
     _check_model(backbone, fn, "backbone")
@@ -269,6 +425,7 @@ def unfreeze_top(backbone: keras.Model, n_blocks: int) -> list[str]:
             f"{backbone.name!r} contains the model {nested[0].name!r}. For a model built by "
             "with_new_head or backbone_classifier, pass backbone_of(model)."
         )
+    _check_freezable(backbone, fn, "backbone")
     blocks = backbone_blocks(backbone)
     hint = f" The backbone has {len(blocks)} blocks."
     n_blocks = _checks.check_int(n_blocks, fn, "n_blocks", low=0, high=len(blocks), hint=hint)

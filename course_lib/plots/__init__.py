@@ -29,6 +29,7 @@ from course_lib.plots.training import (
     plot_accuracy_vs_labels,
     plot_confusion_matrix,
     plot_learning_curves,
+    plot_paired_seeds,
     plot_pareto,
     plot_search_progress,
     plot_seed_spread,
@@ -54,6 +55,7 @@ __all__ = [
     "plot_train_val_gap",
     "plot_tradeoffs",
     "plot_accuracy_vs_labels",
+    "plot_paired_seeds",
     "plot_search_progress",
     "plot_pareto",
     # augmentation

@@ -24,6 +24,7 @@ __all__ = [
     "plot_train_val_gap",
     "plot_tradeoffs",
     "plot_accuracy_vs_labels",
+    "plot_paired_seeds",
     "plot_search_progress",
     "plot_pareto",
 ]
@@ -331,17 +332,23 @@ def plot_tradeoffs(
 
 
 def plot_accuracy_vs_labels(
-    summary: object, title: str | None = None, chance: float | None = None
+    summary: object,
+    title: str | None = None,
+    chance: float | None = None,
+    ylabel: str = "test accuracy",
 ) -> plt.Figure:
-    """Plot mean test accuracy against the number of labels, one line per method, with ±1 std bars.
+    """Plot mean accuracy against the number of labels, one line per method, with ±1 std bars.
 
     Defined in chapter "Transfer learning".
 
     ``summary`` is the table ``transfer.summarize_runs`` returns: indexed by
     the number of labels, columns ``(method, "mean")`` and ``(method, "std")``.
-    ``chance`` draws the accuracy of guessing as a dashed line.
+    ``chance`` draws the accuracy of guessing as a dashed line; ``ylabel``
+    names the data scored (``"validation accuracy"``, say).
     """
     fn = "plot_accuracy_vs_labels"
+    if not isinstance(ylabel, str):
+        raise TypeError(f"{fn}: ylabel must be a str; got {ylabel!r}.")
     columns = getattr(summary, "columns", None)
     if columns is None or getattr(columns, "nlevels", 1) != 2:
         raise ValueError(
@@ -365,10 +372,65 @@ def plot_accuracy_vs_labels(
         ax.set_xscale("log")
     ax.set_xticks(labels, [f"{n:g}" for n in labels])
     ax.minorticks_off()
-    ax.set(xlabel="labelled target examples", ylabel="test accuracy", title=title or "")
+    ax.set(xlabel="labelled target examples", ylabel=ylabel, title=title or "")
     ax.grid(True, alpha=0.4)
     ax.legend()
     fig.tight_layout()
+    return fig
+
+
+def plot_paired_seeds(
+    runs: object,
+    condition: str,
+    y: str,
+    order: Sequence[str],
+    labels: Sequence[str] | None = None,
+    scale: float = 1.0,
+    ylabel: str | None = None,
+    xlabel: str | None = None,
+) -> plt.Figure:
+    """A seeded comparison: one gray line per seed across the conditions, mean +- std on top.
+
+    Defined in chapter "Transfer learning".
+
+    ``runs`` is a tidy pandas DataFrame, one row per run (as
+    ``experiments.run`` returns), with the columns ``condition``, ``y`` and
+    ``"seed"``. ``order`` names the conditions to show, left to right;
+    ``labels`` (as many) are their tick labels. A seed's line joins the runs
+    that share that seed, so a pairing the mean hides (every seed gains, or
+    one seed carries the mean) shows. ``scale`` multiplies ``y`` (100 for
+    percent).
+    """
+    fn = "plot_paired_seeds"
+    _check_columns(runs, fn, "runs", (condition, y, "seed"))
+    order = list(order)
+    missing = [name for name in order if name not in set(runs[condition])]
+    if not order or missing:
+        raise ValueError(
+            f"{fn}: order must name conditions of runs[{condition!r}]; "
+            f"{missing or 'none'} not among {sorted(set(runs[condition]))}."
+        )
+    if labels is not None and len(labels) != len(order):
+        raise ValueError(f"{fn}: labels has {len(labels)} names for {len(order)} conditions.")
+    shown = runs[runs[condition].isin(order)]
+    positions = range(len(order))
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for _, of_seed in shown.groupby("seed"):
+        points = of_seed.set_index(condition)[y].reindex(order)
+        ax.plot(positions, scale * points, "o-", color="gray", alpha=0.5)
+    stats = shown.groupby(condition)[y].agg(["mean", "std"]).reindex(order)
+    ax.errorbar(
+        positions,
+        scale * stats["mean"],
+        yerr=scale * stats["std"].fillna(0),
+        fmt="s",
+        color="C3",
+        capsize=5,
+        label="mean ± std; gray: one line per seed",
+    )
+    ax.set_xticks(list(positions), list(labels) if labels is not None else order)
+    ax.set(xlabel=xlabel or condition, ylabel=ylabel or y)
+    ax.legend()
     return fig
 
 

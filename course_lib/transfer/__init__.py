@@ -23,6 +23,7 @@ follows the global seed, which the notebook sets once in its first cell.
 
 from course_lib.transfer.experiment import (
     BATCH_SIZE,
+    FINE_TUNE_LEARNING_RATE,
     HEAD_LEARNING_RATE,
     METHODS,
     MIN_EPOCH_SIZE,
@@ -32,6 +33,7 @@ from course_lib.transfer.experiment import (
     train_three_ways,
 )
 from course_lib.transfer.pretraining import (
+    CACHE_FORMAT,
     PRETRAIN_BATCH_SIZE,
     PRETRAIN_LEARNING_RATE,
     backbone_cache_path,
@@ -44,6 +46,7 @@ __all__ = [
     "split_task",
     "PRETRAIN_BATCH_SIZE",
     "PRETRAIN_LEARNING_RATE",
+    "CACHE_FORMAT",
     "backbone_cache_path",
     "pretrained_backbone",
     "METHODS",
@@ -51,6 +54,7 @@ __all__ = [
     "MIN_EPOCH_SIZE",
     "SCRATCH_LEARNING_RATE",
     "HEAD_LEARNING_RATE",
+    "FINE_TUNE_LEARNING_RATE",
     "train_three_ways",
     "few_label_runs",
     "summarize_runs",

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PRETRAIN_BATCH_SIZE",
     "PRETRAIN_LEARNING_RATE",
+    "CACHE_FORMAT",
     "backbone_cache_path",
     "pretrained_backbone",
 ]
@@ -42,6 +43,11 @@ PRETRAIN_BATCH_SIZE = 64
 
 PRETRAIN_LEARNING_RATE = 1e-3
 """Initial learning rate of ``pretrained_backbone`` (Adam, cosine decay to zero)."""
+
+CACHE_FORMAT = "v2"
+"""Format version in the names of the cached backbones (``backbone_cache_path``). ``v2``:
+the dropout layers are ``models.FreezableDropout``; the unversioned files of the first
+version hold plain ``Dropout`` layers, which keep dropping when frozen."""
 
 
 def _fingerprint(*splits: Split) -> str:
@@ -66,14 +72,17 @@ def backbone_cache_path(
     Defined in chapter "Transfer learning".
 
     The file name encodes the number of source classes and images, the epochs,
-    the seed and a fingerprint of the data, e.g.
-    ``backbone_8cls_n12000_e3_seed0_1a2b3c4d5e.keras`` (``unseeded`` instead
-    of ``seed0`` for ``seed=None``).
+    the seed, a fingerprint of the data and the format version
+    ``CACHE_FORMAT``, e.g. ``backbone_8cls_n12000_e3_seed0_1a2b3c4d5e_v2.keras``
+    (``unseeded`` instead of ``seed0`` for ``seed=None``). The version changes
+    whenever the saved model changes for the same settings, so a file written
+    by an earlier version of the library is not reused.
     """
     k = len(np.unique(source_train.y))
     key = _fingerprint(*(s for s in (source_train, source_valid) if s is not None))
     seeded = "unseeded" if seed is None else f"seed{seed}"
-    return Path(cache_dir) / f"backbone_{k}cls_n{len(source_train)}_e{epochs}_{seeded}_{key}.keras"
+    name = f"backbone_{k}cls_n{len(source_train)}_e{epochs}_{seeded}_{key}_{CACHE_FORMAT}.keras"
+    return Path(cache_dir) / name
 
 
 def _load_cached(path: Path, num_classes: int) -> keras.Model | None:
