@@ -488,6 +488,26 @@ def test_final_round_ranks_the_finalists_by_their_new_validation_score(small_sea
         assert row["wall_time_s"] > 0
 
 
+def test_final_round_seeds_every_finalist_and_checks_the_seed(small_search, monkeypatch):
+    from course_lib.tuning import retrain
+
+    tuner, _ = small_search
+    seen, build = [], retrain.build_trial
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs["seed"])
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(retrain, "build_trial", recording)
+    data = dict(count=2, epochs=1, batch_size=32)
+    valid = toy_split(32, seed=1, name="valid")
+    tuning.final_round({"random": tuner}, toy_split(64), valid, seed=7, **data)
+    tuning.final_round({"random": tuner}, toy_split(64), valid, **data)
+    assert seen == [7, 7, None, None]
+    with pytest.raises(ValueError, match="final_round: seed must be an integer"):
+        tuning.final_round({"random": tuner}, toy_split(64), valid, seed=-1, **data)
+
+
 def test_final_round_refuses_test_data_under_any_name(small_search, disguised_test):
     tuner, _ = small_search
     tuners, valid = {"random": tuner}, toy_split(32, seed=1, name="valid")

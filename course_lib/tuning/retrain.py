@@ -88,6 +88,7 @@ def final_round(
     epochs: int,
     batch_size: int = 64,
     augmentation: keras.layers.Layer | None = None,
+    seed: int | None = None,
 ) -> pd.DataFrame:
     """Train the ``count`` best configurations briefly with the final recipe; rank them again.
 
@@ -98,8 +99,10 @@ def final_round(
     (``build_trial``) and trained for ``epochs`` epochs on ``train`` with
     the recipe of the final training (the learning rate decays to zero on a
     cosine, ``augmentation`` in front), and judged by their validation
-    accuracy after it: one more round of successive halving, on all the
-    training data.
+    accuracy after it: one more round of successive halving, on more
+    training data. ``seed`` seeds every finalist's initial weights and
+    dropout; call it once per seed and compare the finalists seed by seed
+    (``experiments.paired_difference``) before reading much into their order.
 
     Returns
     -------
@@ -120,8 +123,9 @@ def final_round(
     _checks.check_training_data(train, valid, fn, image_shape=INPUT_SHAPE)
     epochs = _checks.check_int(epochs, fn, "epochs", low=1)
     batch_size = _checks.check_int(batch_size, fn, "batch_size", low=1)
+    seed = _checks.check_seed(seed, fn)
     decay_steps = epochs * math.ceil(len(train) / batch_size)
-    recipe = dict(augmentation=augmentation, decay_steps=decay_steps)
+    recipe = dict(augmentation=augmentation, decay_steps=decay_steps, seed=seed)
     schedule = dict(epochs=epochs, batch_size=batch_size, verbose=0)
     rows = []
     for name, trial in top_trials(tuners, count):

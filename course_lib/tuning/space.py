@@ -168,7 +168,7 @@ class CNNHyperModel(keras_tuner.HyperModel):
         Parameter budget. ``build`` raises ``keras_tuner.errors.FailedTrialError``
         for a larger configuration. The tuners of ``make_tuner`` do not even
         build it: they score it ``OVER_BUDGET_SCORE`` (0) without training,
-        so the oracle learns that the region is out of bounds.
+        so a Bayesian oracle learns that the region is out of bounds.
     seed : int, optional
         Seeds the weights and dropout of every model this hypermodel builds
         (the same seed for every trial), so two trials differ only by their

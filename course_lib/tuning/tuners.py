@@ -77,9 +77,10 @@ class _ScoreOverBudgetAsZero:
 
     Rejecting it with ``FailedTrialError`` leaves the trial without a score, so
     a Bayesian oracle learns nothing from it and may propose the same
-    configuration again (it did, in the chapter's first searches). The worst
-    possible accuracy, 0, tells the oracle that the region is worthless and
-    never ranks the configuration above a trained one; the trial records
+    configuration again. The worst possible accuracy, 0, tells a model-based
+    oracle (Bayesian optimization) that the region is worthless, and never
+    ranks the configuration above a trained one; random search and Hyperband
+    draw at random and learn nothing from it. The trial records
     ``over_budget = 1`` and no time.
     """
 
