@@ -89,7 +89,9 @@ def disguised_test(request) -> Split:
 def test_the_lecture_notes_network_is_in_the_space():
     hypermodel = tuning.CNNHyperModel()
     notes = hyperparameters(**SEED_VALUES)
-    assert tuning.spec_from_hp(notes) == models.NOTES_SPEC.replace(initializer="he_normal")
+    assert tuning.spec_from_hp(notes) == models.NOTES_SPEC.replace(
+        initializer="he_normal", depthwise_initializer=models.DEPTHWISE_HE_NORMAL
+    )
     assert tuning.NOTES_CNN_PARAMS == models.NOTES_CNN_PARAMS == models.NOTES_SPEC.count_params()
     assert hypermodel.count_params(notes) == tuning.NOTES_CNN_PARAMS
     assert hypermodel.architecture(notes).count_params() == tuning.NOTES_CNN_PARAMS
@@ -118,6 +120,8 @@ def test_spec_from_hp_reads_every_choice():
     assert (spec.conv, spec.kernel_size, spec.batch_norm) == ("separable", 5, True)
     assert spec.head == "gap"
     assert spec.block_dropout == spec.dropout == 0.3 and spec.initializer == "he_normal"
+    # separable layers start at the right size (the depthwise fan-in is k*k)
+    assert spec.depthwise_initializer == models.DEPTHWISE_HE_NORMAL
 
 
 def test_the_same_seed_builds_the_same_weights():
