@@ -427,6 +427,24 @@ def test_build_trial_can_put_augmentation_in_front(small_search):
         tuning.build_trial(tuner, augmentation="flip")
 
 
+def test_build_configuration_builds_any_point_like_build_trial(small_search):
+    tuner, _ = small_search
+    best = tuning.best_trial(tuner)
+    # A trial's configuration: the same network, the same initial weights as build_trial.
+    from_trial = tuning.build_trial(tuner, best, seed=3, decay_steps=10)
+    from_values = tuning.build_configuration(best.hyperparameters, seed=3, decay_steps=10)
+    for a, b in zip(from_trial.get_weights(), from_values.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # A point set by hand, never a trial: the lecture notes' network.
+    notes = hyperparameters(**SEED_VALUES)
+    model = tuning.build_configuration(notes, seed=0)
+    assert model.count_params() == tuning.NOTES_CNN_PARAMS
+    assert float(model.optimizer.learning_rate) == pytest.approx(tuning.chosen_learning_rate(notes))
+    assert notes.values == hyperparameters(**SEED_VALUES).values  # not modified
+    with pytest.raises(TypeError, match="build_configuration: hp must be"):
+        tuning.build_configuration(dict(SEED_VALUES))
+
+
 def test_train_fit_refuses_test_data_for_a_built_trial(small_search, disguised_test):
     tuner, _ = small_search
     model = tuning.build_trial(tuner, seed=0)

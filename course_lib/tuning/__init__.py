@@ -25,7 +25,7 @@ from course_lib.tuning.results import (
     results_frame,
     top_trials,
 )
-from course_lib.tuning.retrain import build_trial, final_round
+from course_lib.tuning.retrain import build_configuration, build_trial, final_round
 from course_lib.tuning.space import (
     LEARNING_RATE_RANGES,
     MAX_FILTERS,
@@ -69,6 +69,7 @@ __all__ = [
     "top_trials",
     "best_so_far",
     "pareto_front",
+    "build_configuration",
     "build_trial",
     "final_round",
 ]

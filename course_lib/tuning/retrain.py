@@ -24,7 +24,7 @@ from course_lib.tuning.results import Trial, _completed_trial_of, best_trial, to
 from course_lib.tuning.space import CNNHyperModel, compile_for
 from course_lib.tuning.tuners import INPUT_SHAPE, _check_tuner
 
-__all__ = ["build_trial", "final_round"]
+__all__ = ["build_configuration", "build_trial", "final_round"]
 
 
 def build_trial(
@@ -72,7 +72,34 @@ def build_trial(
         trial = best_trial(tuner)
     else:
         trial = _completed_trial_of(tuner, trial, "build_trial")
-    hp = trial.hyperparameters.copy()
+    return build_configuration(
+        trial.hyperparameters, seed=seed, augmentation=augmentation, decay_steps=decay_steps
+    )
+
+
+def build_configuration(
+    hp: keras_tuner.HyperParameters,
+    *,
+    seed: int | None = None,
+    augmentation: keras.layers.Layer | None = None,
+    decay_steps: int | None = None,
+) -> keras.Model:
+    """The network that the hyperparameters ``hp`` describe, built afresh and compiled.
+
+    Defined in chapter "Architecture search with Keras Tuner".
+
+    What ``build_trial`` does for a trial, for any point of the search space,
+    e.g. the lecture notes' network with its values fixed by hand, so that it
+    can be trained with exactly the recipe of the search's winner. The
+    arguments are those of ``build_trial``; ``hp`` is not modified.
+    """
+    if not isinstance(hp, keras_tuner.HyperParameters):
+        raise TypeError(
+            "build_configuration: hp must be a keras_tuner.HyperParameters (e.g. a "
+            f"trial's .hyperparameters); got {type(hp).__name__}."
+        )
+    seed = _checks.check_seed(seed, "build_configuration")
+    hp = hp.copy()
     model = CNNHyperModel(seed=seed).architecture(hp)
     if augmentation is not None:
         model = augment.with_augmentation(model, augmentation)
