@@ -85,16 +85,21 @@ def test_the_search_chapters_comparisons_have_enough_seeds():
 
 
 def test_the_search_chapter_fits_its_budget():
-    # Image-epochs of training (the search's trials are bounded by trials x epochs x images).
-    # At ~800 images/s for the notes' network and ~330 for a batch-normalized winner on 2 CPU
-    # cores, the full profile's search, round and comparison take about 40 minutes in all.
+    # Image-epochs of training (a search's trials are bounded by trials x epochs x images),
+    # at the rates chapter 8's full run measured on 2 CPU cores: about 1,000 images/s in the
+    # searches (small and over-budget configurations included) and 800 in the final
+    # comparison (the notes' network and a batch-normalized winner). The chapter must stay
+    # well inside its 60 minutes from scratch.
     full = PROFILES["full"]
     search = len(("random", "hyperband", "bayesian")) * full.max_trials * full.tuning_epochs
-    assert search * full.tuning_train_size <= 400_000
     round_ = full.tuning_finalists * full.tuning_round_seeds * full.tuning_round_epochs
-    assert round_ * full.tuning_round_size <= 100_000
     final = 2 * full.tuning_final_seeds * full.tuning_final_epochs
-    assert final * (full.tuning_final_size + 5_000) <= 500_000
+    seconds = (
+        search * full.tuning_train_size / 1_000
+        + round_ * full.tuning_round_size / 800
+        + final * (full.tuning_final_size + 5_000) / 800
+    )
+    assert seconds / 60 <= 45
 
 
 def test_separable_comparison_fits_the_chapter_budget():

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -938,3 +939,15 @@ def test_search_refuses_labels_the_space_cannot_learn(tmp_path):
     with pytest.raises(ValueError, match="search: .*train"):
         tuning.search(tuner, bad, valid, epochs=1)
     assert len(tuner.oracle.trials) == 0, "no trial should run on labels outside the classes"
+
+
+def test_search_hides_only_the_warnings_it_raises_by_design():
+    from course_lib.tuning.tuners import HARMLESS_WARNINGS, _harmless_warnings_silenced
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _harmless_warnings_silenced():
+            for start in HARMLESS_WARNINGS:
+                warnings.warn(f"{start} 0 of parameter ...", UserWarning, stacklevel=1)
+            warnings.warn("a warning that matters", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["a warning that matters"]
