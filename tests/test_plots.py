@@ -356,9 +356,18 @@ def test_hyperparameter_effects_draws_one_panel_per_column():
     assert [t.get_text() for t in conv.get_xticklabels()] == ["mixed", "separable", "standard"]
     assert visible[3].get_xscale() == "log" and visible[0].get_xscale() == "linear"
     assert [t.get_text() for t in visible[0].get_legend().get_texts()] == ["hyperband", "random"]
+    # Integer columns get integer ticks only (blocks is 2 or 3; dense_units holds NaNs).
+    for ax in (visible[0], visible[4]):
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    assert visible[0].get_ylabel() == "validation accuracy"
     # Every column but the metric and the group, by default; one colour without a group.
     fig = plots.plot_hyperparameter_effects(frame.drop(columns="tuner"), group=None)
     assert len([ax for ax in fig.axes if ax.get_visible()]) == 5
+    fig = plots.plot_hyperparameter_effects(frame, columns=["blocks"], ylabel="score")
+    assert fig.axes[0].get_ylabel() == "score"
+    fig = plots.plot_hyperparameter_effects(frame.assign(loss=1.0), "loss", columns=["blocks"])
+    assert fig.axes[0].get_ylabel() == "loss"
 
 
 def test_hyperparameter_effects_checks_its_input():
@@ -371,5 +380,7 @@ def test_hyperparameter_effects_checks_its_input():
         plots.plot_hyperparameter_effects(frame, columns=[])
     with pytest.raises(TypeError, match="columns must be a sequence of column names"):
         plots.plot_hyperparameter_effects(frame, columns="blocks")
+    with pytest.raises(TypeError, match="plot_hyperparameter_effects: ylabel must be a str"):
+        plots.plot_hyperparameter_effects(frame, columns=["blocks"], ylabel=1)
     with pytest.raises(ValueError, match="no row with a value of 'val_accuracy'"):
         plots.plot_hyperparameter_effects(frame.assign(val_accuracy=np.nan), columns=["blocks"])

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from course_lib import _checks, metrics
 from course_lib.data import CLASS_NAMES, NUM_CLASSES, Split
@@ -422,6 +423,7 @@ def plot_hyperparameter_effects(
     columns: Sequence[str] | None = None,
     group: str | None = "tuner",
     ncols: int = 4,
+    ylabel: str | None = None,
 ) -> plt.Figure:
     """Small multiples: ``metric`` against each hyperparameter, one panel per column.
 
@@ -430,9 +432,11 @@ def plot_hyperparameter_effects(
     Every row of ``frame`` (e.g. the completed trials of ``tuning.results_frame``)
     is one point in every panel where its value is not missing. A numeric
     column is drawn on a numeric axis (logarithmic when its positive values
-    span more than a factor of 20, as learning rates do); any other column
-    (strings, booleans) on a categorical axis, with a small horizontal jitter
-    so equal values stay visible. Points are coloured by ``group`` when the
+    span more than a factor of 20, as learning rates do), with integer ticks
+    when all its values are whole numbers (blocks, filters, units); any other
+    column (strings, booleans) on a categorical axis, with a small horizontal
+    jitter so equal values stay visible (on a numeric axis, equal values
+    overlap). Points are coloured by ``group`` when the
     frame has that column. A panel where the points rise or fall together
     suggests the hyperparameter mattered; with a few trials per value, it
     suggests, not shows.
@@ -449,6 +453,9 @@ def plot_hyperparameter_effects(
         Colour the points by this column (when present); None: one colour.
     ncols : int, default 4
         Panels per row.
+    ylabel : str, optional
+        Label of the shared y axis; by default "validation accuracy" for
+        ``"val_accuracy"`` and the metric's name for any other metric.
 
     Raises
     ------
@@ -460,6 +467,10 @@ def plot_hyperparameter_effects(
     if not isinstance(metric, str):
         raise TypeError(f"{fn}: metric must be a column name (str); got {metric!r}.")
     ncols = _checks.check_int(ncols, fn, "ncols", low=1)
+    if ylabel is None:
+        ylabel = "validation accuracy" if metric == "val_accuracy" else metric
+    elif not isinstance(ylabel, str):
+        raise TypeError(f"{fn}: ylabel must be a str or None; got {ylabel!r}.")
     _check_columns(frame, fn, "frame", (metric,))
     if columns is None:
         columns = [
@@ -507,10 +518,12 @@ def plot_hyperparameter_effects(
             positive = positive[positive > 0]
             if len(positive) and positive.max() > 20 * positive.min():
                 ax.set_xscale("log")
+            elif all(float(v).is_integer() for v in values.dropna()):
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel(column)
         ax.grid(alpha=0.3)
     for row in axes:
-        row[0].set_ylabel(metric)
+        row[0].set_ylabel(ylabel)
     for ax in list(axes.flat)[len(columns):]:
         ax.set_visible(False)
     if len(groups) > 1:

@@ -126,9 +126,10 @@ def final_round(
     (``build_trial``) and trained for ``epochs`` epochs on ``train`` with
     the recipe of the final training (the learning rate decays to zero on a
     cosine, ``augmentation`` in front), and judged by their validation
-    accuracy after it: one more round of successive halving, on more
-    training data. ``seed`` seeds every finalist's initial weights and
-    dropout; call it once per seed and compare the finalists seed by seed
+    accuracy after it. The round need not train longer than a search trial;
+    what it adds is the recipe of the real training, and repeated seeds:
+    ``seed`` seeds every finalist's initial weights and dropout; call it
+    once per seed and compare the finalists seed by seed
     (``experiments.paired_difference``) before reading much into their order.
 
     Returns
