@@ -121,10 +121,23 @@ class Profile:
         Epochs of each trial (Hyperband's maximum).
     tuning_finalists : int
         Best configurations of the searches that go to the final round.
+    tuning_round_size : int
+        Training images of each finalist's run in that round.
     tuning_round_epochs : int
-        Epochs of each finalist's training (all training images) in that round.
-    tuning_retrain_epochs : int
-        Epochs of the search winner's final training on the full training set.
+        Epochs of each of those runs (the final recipe: cosine decay, flips).
+    tuning_round_seeds : int
+        Seeds each finalist repeats over in that round (at least 2, the fewest
+        a paired interval needs).
+    tuning_final_size : int
+        Training-split images of each run of the search chapter's final
+        comparison (the search's winner and the lecture notes' network, each
+        trained with the final recipe, then tested once); the validation images
+        are added to them, since nothing is validated any more.
+    tuning_final_epochs : int
+        Epochs of each run of that comparison.
+    tuning_final_seeds : int
+        Seeds of that comparison (at least 3 in the full profile, 2 in the
+        fast one; the two networks are paired by seed).
     """
 
     name: str
@@ -162,8 +175,12 @@ class Profile:
     tuning_train_size: int
     tuning_epochs: int
     tuning_finalists: int
+    tuning_round_size: int
     tuning_round_epochs: int
-    tuning_retrain_epochs: int
+    tuning_round_seeds: int
+    tuning_final_size: int
+    tuning_final_epochs: int
+    tuning_final_seeds: int
 
     def __post_init__(self) -> None:
         fn = "Profile"
@@ -232,10 +249,14 @@ PROFILES: dict[str, Profile] = {
         transfer_unfreeze_blocks=(1, 2, 4),
         digits_epochs=3,
         tuning_train_size=8_000,
-        tuning_epochs=4,
-        tuning_finalists=3,
+        tuning_epochs=3,
+        tuning_finalists=2,
+        tuning_round_size=8_000,
         tuning_round_epochs=2,
-        tuning_retrain_epochs=20,
+        tuning_round_seeds=5,
+        tuning_final_size=55_000,
+        tuning_final_epochs=3,
+        tuning_final_seeds=3,
     ),
     "fast": Profile(
         name="fast",
@@ -273,8 +294,12 @@ PROFILES: dict[str, Profile] = {
         tuning_train_size=500,
         tuning_epochs=1,
         tuning_finalists=2,
+        tuning_round_size=500,
         tuning_round_epochs=1,
-        tuning_retrain_epochs=1,
+        tuning_round_seeds=2,
+        tuning_final_size=1_000,
+        tuning_final_epochs=1,
+        tuning_final_seeds=2,
     ),
 }
 

@@ -368,3 +368,60 @@ def test_plot_paired_seeds_one_line_per_seed_and_the_mean():
         plots.plot_paired_seeds(runs, "method", "accuracy", ["frozen", "top 1"], labels=["a"])
     with pytest.raises(ValueError, match=r"runs has no column\(s\) \['seed'\]"):
         plots.plot_paired_seeds(runs.drop(columns="seed"), "method", "accuracy", ["frozen"])
+
+
+def _trials() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "tuner": ["random", "random", "bayesian", "hyperband"],
+            "val_accuracy": [0.80, 0.85, np.nan, 0.70],
+            "blocks": [2, 3, 3, 2],
+            "conv": ["mixed", "standard", "mixed", "separable"],
+            "batch_norm": [True, False, True, False],
+            "learning_rate": [1e-4, 1e-2, 1e-3, 5e-2],
+            "dense_units": [64.0, np.nan, 128.0, np.nan],
+        }
+    )
+
+
+def test_hyperparameter_effects_draws_one_panel_per_column():
+    frame = _trials()
+    columns = ["blocks", "conv", "batch_norm", "learning_rate", "dense_units"]
+    fig = plots.plot_hyperparameter_effects(frame, columns=columns, ncols=3)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_xlabel() for ax in visible] == columns
+    # Three rows with a score, from two tuners (bayesian's trial has none): NaNs left out.
+    points = [sum(len(c.get_offsets()) for c in ax.collections) for ax in visible]
+    assert points == [3, 3, 3, 3, 1]
+    conv = visible[1]
+    assert [t.get_text() for t in conv.get_xticklabels()] == ["mixed", "separable", "standard"]
+    assert visible[3].get_xscale() == "log" and visible[0].get_xscale() == "linear"
+    assert [t.get_text() for t in visible[0].get_legend().get_texts()] == ["hyperband", "random"]
+    # Integer columns get integer ticks only (blocks is 2 or 3; dense_units holds NaNs).
+    for ax in (visible[0], visible[4]):
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    assert visible[0].get_ylabel() == "validation accuracy"
+    # Every column but the metric and the group, by default; one colour without a group.
+    fig = plots.plot_hyperparameter_effects(frame.drop(columns="tuner"), group=None)
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == 5
+    fig = plots.plot_hyperparameter_effects(frame, columns=["blocks"], ylabel="score")
+    assert fig.axes[0].get_ylabel() == "score"
+    fig = plots.plot_hyperparameter_effects(frame.assign(loss=1.0), "loss", columns=["blocks"])
+    assert fig.axes[0].get_ylabel() == "loss"
+
+
+def test_hyperparameter_effects_checks_its_input():
+    frame = _trials()
+    with pytest.raises(TypeError, match="plot_hyperparameter_effects: frame must be a pandas"):
+        plots.plot_hyperparameter_effects({"val_accuracy": [0.5]})
+    with pytest.raises(ValueError, match=r"plot_hyperparameter_effects: frame has no column"):
+        plots.plot_hyperparameter_effects(frame, columns=["kernel_size"])
+    with pytest.raises(ValueError, match="columns must name at least one hyperparameter"):
+        plots.plot_hyperparameter_effects(frame, columns=[])
+    with pytest.raises(TypeError, match="columns must be a sequence of column names"):
+        plots.plot_hyperparameter_effects(frame, columns="blocks")
+    with pytest.raises(TypeError, match="plot_hyperparameter_effects: ylabel must be a str"):
+        plots.plot_hyperparameter_effects(frame, columns=["blocks"], ylabel=1)
+    with pytest.raises(ValueError, match="no row with a value of 'val_accuracy'"):
+        plots.plot_hyperparameter_effects(frame.assign(val_accuracy=np.nan), columns=["blocks"])

@@ -75,6 +75,35 @@ def test_comparisons_have_enough_seeds_for_an_interval():
     assert PROFILES["fast"].compare_seeds >= 2
 
 
+def test_the_search_chapters_comparisons_have_enough_seeds():
+    # the search's verdict (winner vs the notes' network) and the final round are paired
+    # over seeds: >= 3 in the full profile (a run costs minutes), >= 2 in the fast one
+    full, fast = PROFILES["full"], PROFILES["fast"]
+    assert full.tuning_final_seeds >= 3 and fast.tuning_final_seeds >= 2
+    assert full.tuning_round_seeds >= 3 and fast.tuning_round_seeds >= 2
+    assert full.tuning_finalists >= 2 and fast.tuning_finalists >= 2
+    for p in (full, fast):
+        assert p.tuning_round_size <= p.train_size and p.tuning_final_size <= p.train_size
+
+
+def test_the_search_chapter_fits_its_budget():
+    # Image-epochs of training (a search's trials are bounded by trials x epochs x images),
+    # at the rates chapter 8's full run measured on 2 CPU cores: about 1,000 images/s in the
+    # searches (small and over-budget configurations included) and 800 in the final
+    # comparison (the notes' network and a batch-normalized winner). The chapter must stay
+    # well inside its 60 minutes from scratch.
+    full = PROFILES["full"]
+    search = len(("random", "hyperband", "bayesian")) * full.max_trials * full.tuning_epochs
+    round_ = full.tuning_finalists * full.tuning_round_seeds * full.tuning_round_epochs
+    final = 2 * full.tuning_final_seeds * full.tuning_final_epochs
+    seconds = (
+        search * full.tuning_train_size / 1_000
+        + round_ * full.tuning_round_size / 800
+        + final * (full.tuning_final_size + 5_000) / 800
+    )
+    assert seconds / 60 <= 45
+
+
 def test_separable_comparison_fits_the_chapter_budget():
     # three networks x compare_seeds runs; at the ~385 training images/s (averaged over the
     # three networks) of the chapter's recorded run on 2 CPU cores, 400,000 image-epochs are
@@ -224,9 +253,9 @@ def test_a_valid_change_makes_a_new_profile():
             r"Profile: test_size must be an integer in \[1, 10000\]",
         ),
         (
-            {"tuning_retrain_epochs": None},
+            {"tuning_final_epochs": None},
             TypeError,
-            r"Profile: tuning_retrain_epochs must be an integer",
+            r"Profile: tuning_final_epochs must be an integer",
         ),
         (
             {"small_train_sizes": ()},

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -89,7 +90,9 @@ def disguised_test(request) -> Split:
 def test_the_lecture_notes_network_is_in_the_space():
     hypermodel = tuning.CNNHyperModel()
     notes = hyperparameters(**SEED_VALUES)
-    assert tuning.spec_from_hp(notes) == models.NOTES_SPEC.replace(initializer="he_normal")
+    assert tuning.spec_from_hp(notes) == models.NOTES_SPEC.replace(
+        initializer="he_normal", depthwise_initializer=models.DEPTHWISE_HE_NORMAL
+    )
     assert tuning.NOTES_CNN_PARAMS == models.NOTES_CNN_PARAMS == models.NOTES_SPEC.count_params()
     assert hypermodel.count_params(notes) == tuning.NOTES_CNN_PARAMS
     assert hypermodel.architecture(notes).count_params() == tuning.NOTES_CNN_PARAMS
@@ -118,6 +121,8 @@ def test_spec_from_hp_reads_every_choice():
     assert (spec.conv, spec.kernel_size, spec.batch_norm) == ("separable", 5, True)
     assert spec.head == "gap"
     assert spec.block_dropout == spec.dropout == 0.3 and spec.initializer == "he_normal"
+    # separable layers start at the right size (the depthwise fan-in is k*k)
+    assert spec.depthwise_initializer == models.DEPTHWISE_HE_NORMAL
 
 
 def test_the_same_seed_builds_the_same_weights():
@@ -423,6 +428,24 @@ def test_build_trial_can_put_augmentation_in_front(small_search):
         tuning.build_trial(tuner, augmentation="flip")
 
 
+def test_build_configuration_builds_any_point_like_build_trial(small_search):
+    tuner, _ = small_search
+    best = tuning.best_trial(tuner)
+    # A trial's configuration: the same network, the same initial weights as build_trial.
+    from_trial = tuning.build_trial(tuner, best, seed=3, decay_steps=10)
+    from_values = tuning.build_configuration(best.hyperparameters, seed=3, decay_steps=10)
+    for a, b in zip(from_trial.get_weights(), from_values.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # A point set by hand, never a trial: the lecture notes' network.
+    notes = hyperparameters(**SEED_VALUES)
+    model = tuning.build_configuration(notes, seed=0)
+    assert model.count_params() == tuning.NOTES_CNN_PARAMS
+    assert float(model.optimizer.learning_rate) == pytest.approx(tuning.chosen_learning_rate(notes))
+    assert notes.values == hyperparameters(**SEED_VALUES).values  # not modified
+    with pytest.raises(TypeError, match="build_configuration: hp must be"):
+        tuning.build_configuration(dict(SEED_VALUES))
+
+
 def test_train_fit_refuses_test_data_for_a_built_trial(small_search, disguised_test):
     tuner, _ = small_search
     model = tuning.build_trial(tuner, seed=0)
@@ -486,6 +509,26 @@ def test_final_round_ranks_the_finalists_by_their_new_validation_score(small_sea
         assert row["search_val_accuracy"] == trial.score
         assert row["params"] == tuner.hypermodel.count_params(trial.hyperparameters.copy())
         assert row["wall_time_s"] > 0
+
+
+def test_final_round_seeds_every_finalist_and_checks_the_seed(small_search, monkeypatch):
+    from course_lib.tuning import retrain
+
+    tuner, _ = small_search
+    seen, build = [], retrain.build_trial
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs["seed"])
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(retrain, "build_trial", recording)
+    data = dict(count=2, epochs=1, batch_size=32)
+    valid = toy_split(32, seed=1, name="valid")
+    tuning.final_round({"random": tuner}, toy_split(64), valid, seed=7, **data)
+    tuning.final_round({"random": tuner}, toy_split(64), valid, **data)
+    assert seen == [7, 7, None, None]
+    with pytest.raises(ValueError, match="final_round: seed must be an integer"):
+        tuning.final_round({"random": tuner}, toy_split(64), valid, seed=-1, **data)
 
 
 def test_final_round_refuses_test_data_under_any_name(small_search, disguised_test):
@@ -896,3 +939,15 @@ def test_search_refuses_labels_the_space_cannot_learn(tmp_path):
     with pytest.raises(ValueError, match="search: .*train"):
         tuning.search(tuner, bad, valid, epochs=1)
     assert len(tuner.oracle.trials) == 0, "no trial should run on labels outside the classes"
+
+
+def test_search_hides_only_the_warnings_it_raises_by_design():
+    from course_lib.tuning.tuners import HARMLESS_WARNINGS, _harmless_warnings_silenced
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _harmless_warnings_silenced():
+            for start in HARMLESS_WARNINGS:
+                warnings.warn(f"{start} 0 of parameter ...", UserWarning, stacklevel=1)
+            warnings.warn("a warning that matters", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["a warning that matters"]

@@ -28,6 +28,7 @@ from course_lib.plots.training import (
     compare_learning_curves,
     plot_accuracy_vs_labels,
     plot_confusion_matrix,
+    plot_hyperparameter_effects,
     plot_learning_curves,
     plot_paired_seeds,
     plot_pareto,
@@ -58,6 +59,7 @@ __all__ = [
     "plot_paired_seeds",
     "plot_search_progress",
     "plot_pareto",
+    "plot_hyperparameter_effects",
     # augmentation
     "show_augmentations",
     "show_augmented_classes",

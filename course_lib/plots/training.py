@@ -6,10 +6,12 @@ misclassified images); the later chapters add their comparisons.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from course_lib import _checks, metrics
 from course_lib.data import CLASS_NAMES, NUM_CLASSES, Split
@@ -27,6 +29,7 @@ __all__ = [
     "plot_paired_seeds",
     "plot_search_progress",
     "plot_pareto",
+    "plot_hyperparameter_effects",
 ]
 
 
@@ -489,5 +492,131 @@ def plot_pareto(frame: object, front: object, budget: int | None = None) -> plt.
     ax.set(xscale="log", xlabel="parameters", ylabel="validation accuracy")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def _is_numeric(values) -> bool:
+    """Whether a column holds numbers (not booleans, not strings) once its NaNs are dropped."""
+    values = values.dropna()
+    return (
+        len(values) > 0
+        and all(isinstance(v, (int, float, np.integer, np.floating)) for v in values)
+        and not any(isinstance(v, (bool, np.bool_)) for v in values)
+    )
+
+
+def plot_hyperparameter_effects(
+    frame: object,
+    metric: str = "val_accuracy",
+    columns: Sequence[str] | None = None,
+    group: str | None = "tuner",
+    ncols: int = 4,
+    ylabel: str | None = None,
+) -> plt.Figure:
+    """Small multiples: ``metric`` against each hyperparameter, one panel per column.
+
+    Defined in chapter "Architecture search with Keras Tuner".
+
+    Every row of ``frame`` (e.g. the completed trials of ``tuning.results_frame``)
+    is one point in every panel where its value is not missing. A numeric
+    column is drawn on a numeric axis (logarithmic when its positive values
+    span more than a factor of 20, as learning rates do), with integer ticks
+    when all its values are whole numbers (blocks, filters, units); any other
+    column (strings, booleans) on a categorical axis, with a small horizontal
+    jitter so equal values stay visible (on a numeric axis, equal values
+    overlap). Points are coloured by ``group`` when the
+    frame has that column. A panel where the points rise or fall together
+    suggests the hyperparameter mattered; with a few trials per value, it
+    suggests, not shows.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per trial, with ``metric`` and every name in ``columns``.
+    metric : str, default "val_accuracy"
+    columns : sequence of str, optional
+        The hyperparameters, one panel each, in order; by default every column
+        except ``metric`` and ``group`` that has at least one value.
+    group : str or None, default "tuner"
+        Colour the points by this column (when present); None: one colour.
+    ncols : int, default 4
+        Panels per row.
+    ylabel : str, optional
+        Label of the shared y axis; by default "validation accuracy" for
+        ``"val_accuracy"`` and the metric's name for any other metric.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``frame`` is not a DataFrame, lacks a column, has no row with a
+        value of ``metric``, or ``columns`` is empty.
+    """
+    fn = "plot_hyperparameter_effects"
+    if not isinstance(metric, str):
+        raise TypeError(f"{fn}: metric must be a column name (str); got {metric!r}.")
+    ncols = _checks.check_int(ncols, fn, "ncols", low=1)
+    if ylabel is None:
+        ylabel = "validation accuracy" if metric == "val_accuracy" else metric
+    elif not isinstance(ylabel, str):
+        raise TypeError(f"{fn}: ylabel must be a str or None; got {ylabel!r}.")
+    _check_columns(frame, fn, "frame", (metric,))
+    if columns is None:
+        columns = [c for c in frame.columns if c not in (metric, group) and frame[c].notna().any()]
+    elif isinstance(columns, str) or not isinstance(columns, Sequence):
+        raise TypeError(f"{fn}: columns must be a sequence of column names; got {columns!r}.")
+    columns = list(columns)
+    if not columns:
+        raise ValueError(f"{fn}: columns must name at least one hyperparameter; got none.")
+    _check_columns(frame, fn, "frame", columns)
+    frame = frame[frame[metric].notna()]
+    if frame.empty:
+        raise ValueError(f"{fn}: frame has no row with a value of {metric!r}.")
+    groups = (
+        list(frame.groupby(group, sort=True))
+        if group is not None and group in frame.columns
+        else [(None, frame)]
+    )
+    colors = {name: f"C{i}" for i, (name, _) in enumerate(groups)}
+    nrows = math.ceil(len(columns) / ncols)
+    fig, axes = plt.subplots(
+        nrows,
+        min(ncols, len(columns)),
+        figsize=(3 * min(ncols, len(columns)), 2.6 * nrows),
+        sharey=True,
+        squeeze=False,
+    )
+    rng = np.random.default_rng(0)
+    for ax, column in zip(axes.flat, columns):
+        values = frame[column]
+        numeric = _is_numeric(values)
+        if not numeric:
+            levels = sorted({str(v) for v in values.dropna()})
+            ax.set_xticks(range(len(levels)), levels)
+            ax.set_xlim(-0.5, len(levels) - 0.5)
+        for name, part in groups:
+            part = part[part[column].notna()]
+            if numeric:
+                x = part[column].astype(float).to_numpy()
+            else:
+                x = np.array([levels.index(str(v)) for v in part[column]], dtype=float)
+                x = x + rng.uniform(-0.15, 0.15, size=len(x))
+            label = None if name is None else str(name)
+            ax.scatter(x, part[metric], s=22, alpha=0.75, color=colors[name], label=label)
+        if numeric:
+            positive = values.dropna().astype(float)
+            positive = positive[positive > 0]
+            if len(positive) and positive.max() > 20 * positive.min():
+                ax.set_xscale("log")
+            elif all(float(v).is_integer() for v in values.dropna()):
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel(column)
+        ax.grid(alpha=0.3)
+    for row in axes:
+        row[0].set_ylabel(ylabel)
+    for ax in list(axes.flat)[len(columns) :]:
+        ax.set_visible(False)
+    if len(groups) > 1:
+        axes.flat[0].legend(fontsize="small")
     fig.tight_layout()
     return fig

@@ -3,8 +3,8 @@
 Defined in chapter "Architecture search with Keras Tuner".
 
 A search runs on a training subset and scores every trial on the validation
-split; only the winner, built afresh and trained on the full training set,
-ever sees the test set (once).
+split; only the final models, built afresh and trained once the design is
+frozen, ever see the test set (once each).
 
 - ``course_lib.tuning.space``: the search space (``CNNHyperModel``,
   ``spec_from_hp``) and how a configuration is compiled;
@@ -25,7 +25,7 @@ from course_lib.tuning.results import (
     results_frame,
     top_trials,
 )
-from course_lib.tuning.retrain import build_trial, final_round
+from course_lib.tuning.retrain import build_configuration, build_trial, final_round
 from course_lib.tuning.space import (
     LEARNING_RATE_RANGES,
     MAX_FILTERS,
@@ -69,6 +69,7 @@ __all__ = [
     "top_trials",
     "best_so_far",
     "pareto_front",
+    "build_configuration",
     "build_trial",
     "final_round",
 ]

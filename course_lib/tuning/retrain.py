@@ -24,7 +24,7 @@ from course_lib.tuning.results import Trial, _completed_trial_of, best_trial, to
 from course_lib.tuning.space import CNNHyperModel, compile_for
 from course_lib.tuning.tuners import INPUT_SHAPE, _check_tuner
 
-__all__ = ["build_trial", "final_round"]
+__all__ = ["build_configuration", "build_trial", "final_round"]
 
 
 def build_trial(
@@ -72,7 +72,34 @@ def build_trial(
         trial = best_trial(tuner)
     else:
         trial = _completed_trial_of(tuner, trial, "build_trial")
-    hp = trial.hyperparameters.copy()
+    return build_configuration(
+        trial.hyperparameters, seed=seed, augmentation=augmentation, decay_steps=decay_steps
+    )
+
+
+def build_configuration(
+    hp: keras_tuner.HyperParameters,
+    *,
+    seed: int | None = None,
+    augmentation: keras.layers.Layer | None = None,
+    decay_steps: int | None = None,
+) -> keras.Model:
+    """The network that the hyperparameters ``hp`` describe, built afresh and compiled.
+
+    Defined in chapter "Architecture search with Keras Tuner".
+
+    What ``build_trial`` does for a trial, for any point of the search space,
+    e.g. the lecture notes' network with its values fixed by hand, so that it
+    can be trained with exactly the recipe of the search's winner. The
+    arguments are those of ``build_trial``; ``hp`` is not modified.
+    """
+    if not isinstance(hp, keras_tuner.HyperParameters):
+        raise TypeError(
+            "build_configuration: hp must be a keras_tuner.HyperParameters (e.g. a "
+            f"trial's .hyperparameters); got {type(hp).__name__}."
+        )
+    seed = _checks.check_seed(seed, "build_configuration")
+    hp = hp.copy()
     model = CNNHyperModel(seed=seed).architecture(hp)
     if augmentation is not None:
         model = augment.with_augmentation(model, augmentation)
@@ -88,6 +115,7 @@ def final_round(
     epochs: int,
     batch_size: int = 64,
     augmentation: keras.layers.Layer | None = None,
+    seed: int | None = None,
 ) -> pd.DataFrame:
     """Train the ``count`` best configurations briefly with the final recipe; rank them again.
 
@@ -98,8 +126,11 @@ def final_round(
     (``build_trial``) and trained for ``epochs`` epochs on ``train`` with
     the recipe of the final training (the learning rate decays to zero on a
     cosine, ``augmentation`` in front), and judged by their validation
-    accuracy after it: one more round of successive halving, on all the
-    training data.
+    accuracy after it. The round need not train longer than a search trial;
+    what it adds is the recipe of the real training, and repeated seeds:
+    ``seed`` seeds every finalist's initial weights and dropout; call it
+    once per seed and compare the finalists seed by seed
+    (``experiments.paired_difference``) before reading much into their order.
 
     Returns
     -------
@@ -120,8 +151,9 @@ def final_round(
     _checks.check_training_data(train, valid, fn, image_shape=INPUT_SHAPE)
     epochs = _checks.check_int(epochs, fn, "epochs", low=1)
     batch_size = _checks.check_int(batch_size, fn, "batch_size", low=1)
+    seed = _checks.check_seed(seed, fn)
     decay_steps = epochs * math.ceil(len(train) / batch_size)
-    recipe = dict(augmentation=augmentation, decay_steps=decay_steps)
+    recipe = dict(augmentation=augmentation, decay_steps=decay_steps, seed=seed)
     schedule = dict(epochs=epochs, batch_size=batch_size, verbose=0)
     rows = []
     for name, trial in top_trials(tuners, count):

@@ -19,7 +19,7 @@ import numpy as np
 from course_lib import _checks
 from course_lib import train as training
 from course_lib.data import Split
-from course_lib.models import CONV_KINDS, HEADS, NOTES_CNN_PARAMS, CNNSpec
+from course_lib.models import CONV_KINDS, DEPTHWISE_HE_NORMAL, HEADS, NOTES_CNN_PARAMS, CNNSpec
 
 __all__ = [
     "NOTES_CNN_PARAMS",
@@ -83,6 +83,9 @@ def spec_from_hp(hp: keras_tuner.HyperParameters) -> CNNSpec:
         dense_units=units if head == "flatten" else CNNSpec.dense_units,
         dropout=dropout,
         initializer="he_normal",
+        # Keras' own depthwise initializer starts separable layers sqrt(C) times too
+        # small (chapter "A CNN classifier"); standard layers ignore this argument.
+        depthwise_initializer=DEPTHWISE_HE_NORMAL,
     )
 
 
@@ -168,7 +171,7 @@ class CNNHyperModel(keras_tuner.HyperModel):
         Parameter budget. ``build`` raises ``keras_tuner.errors.FailedTrialError``
         for a larger configuration. The tuners of ``make_tuner`` do not even
         build it: they score it ``OVER_BUDGET_SCORE`` (0) without training,
-        so the oracle learns that the region is out of bounds.
+        so a Bayesian oracle learns that the region is out of bounds.
     seed : int, optional
         Seeds the weights and dropout of every model this hypermodel builds
         (the same seed for every trial), so two trials differ only by their

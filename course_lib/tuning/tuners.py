@@ -77,9 +77,10 @@ class _ScoreOverBudgetAsZero:
 
     Rejecting it with ``FailedTrialError`` leaves the trial without a score, so
     a Bayesian oracle learns nothing from it and may propose the same
-    configuration again (it did, in the chapter's first searches). The worst
-    possible accuracy, 0, tells the oracle that the region is worthless and
-    never ranks the configuration above a trained one; the trial records
+    configuration again. The worst possible accuracy, 0, tells a model-based
+    oracle (Bayesian optimization) that the region is worthless, and never
+    ranks the configuration above a trained one; random search and Hyperband
+    draw at random and learn nothing from it. The trial records
     ``over_budget = 1`` and no time.
     """
 
@@ -363,7 +364,7 @@ def search(
     _checks.check_training_labels(train, valid, fn, NUM_CLASSES)
     epochs = _checks.check_int(epochs, fn, "epochs", low=1)
     batch_size = _checks.check_int(batch_size, fn, "batch_size", low=1)
-    with _tracebacks_silenced():
+    with _tracebacks_silenced(), _harmless_warnings_silenced():
         tuner.search(train, valid, epochs=epochs, batch_size=batch_size, verbose=0)
     _warn_about_crashes(tuner)
     return tuner
@@ -387,6 +388,27 @@ def _tracebacks_silenced() -> Iterator[None]:
         yield
     finally:
         config.DEBUG = debug
+
+
+HARMLESS_WARNINGS = (
+    # Hyperband continues a trial from its checkpoint: the weights are loaded into a
+    # freshly compiled model, whose optimizer has no state yet, so Keras skips the
+    # optimizer's saved variables (the continuation starts with fresh momentum).
+    "Skipping variable loading for optimizer",
+    # Bayesian optimization's Gaussian process (scikit-learn) fitting a length scale
+    # at the edge of its range, common with few trials; the search goes on.
+    "The optimal value found for dimension",
+)
+"""Starts of warnings a search raises by design; ``search`` does not show them."""
+
+
+@contextlib.contextmanager
+def _harmless_warnings_silenced() -> Iterator[None]:
+    """Hide the warnings of ``HARMLESS_WARNINGS`` during a search; every other one shows."""
+    with warnings.catch_warnings():
+        for start in HARMLESS_WARNINGS:
+            warnings.filterwarnings("ignore", message=start)
+        yield
 
 
 def _warn_about_crashes(tuner: keras_tuner.Tuner) -> None:
