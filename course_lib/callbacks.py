@@ -27,6 +27,7 @@ import math
 import os
 import re
 import shutil
+import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -36,7 +37,7 @@ import keras
 
 from course_lib import _checks
 
-__all__ = ["StalledTrainingWarning", "WarnOnChanceLoss", "training_callbacks"]
+__all__ = ["StalledTrainingWarning", "WarnOnChanceLoss", "EpochClock", "training_callbacks"]
 
 
 class StalledTrainingWarning(UserWarning):
@@ -131,6 +132,30 @@ class WarnOnChanceLoss(keras.callbacks.Callback):
             "(kernel_initializer='he_normal'), BatchNormalization layers, optimizer='adam' or "
             "a larger learning rate, and checking the data (show a few images with their labels)."
         )
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Minutes since the start of training at the end of each epoch (validation included).
+
+    Defined in chapter "A CNN classifier", which plots accuracy against training time.
+
+    Examples
+    --------
+    >>> clock = EpochClock()
+    >>> clock.minutes
+    []
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.minutes: list[float] = []
+        self._start = 0.0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.minutes, self._start = [], time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.minutes.append((time.perf_counter() - self._start) / 60)
 
 
 def _tensorboard_installed() -> bool:

@@ -451,3 +451,15 @@ def test_chance_level_message_names_the_depthwise_initializer():
     assert f"models.{models.DEPTHWISE_HE_NORMAL.upper()}" in message
     assert "depthwise_initializer=" in message and "models.depthwise_he_normal()" in message
     assert "he_normal" in message and "BatchNormalization" in message and "adam" in message
+
+
+def test_epoch_clock_records_minutes_per_epoch():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    clock = callbacks.EpochClock()
+    x = np.zeros((8, 2), "float32")
+    model.fit(x, np.zeros((8, 1)), epochs=3, verbose=0, callbacks=[clock])
+    assert len(clock.minutes) == 3
+    assert all(0 <= a <= b for a, b in zip(clock.minutes, clock.minutes[1:]))
+    model.fit(x, np.zeros((8, 1)), epochs=2, verbose=0, callbacks=[clock])
+    assert len(clock.minutes) == 2, "a new training starts a new record"

@@ -425,3 +425,26 @@ def test_hyperparameter_effects_checks_its_input():
         plots.plot_hyperparameter_effects(frame, columns=["blocks"], ylabel=1)
     with pytest.raises(ValueError, match="no row with a value of 'val_accuracy'"):
         plots.plot_hyperparameter_effects(frame.assign(val_accuracy=np.nan), columns=["blocks"])
+
+
+def test_learning_curves_in_two_panels_with_readable_names():
+    history = {
+        "loss": [2.3, 1.0],
+        "val_loss": [2.2, 1.1],
+        "accuracy": [0.1, 0.6],
+        "val_accuracy": [0.1, 0.7],
+    }
+    fig = plots.plot_learning_curves(history, title="t", panels=True, chance=2.3026)
+    left, right = fig.axes
+    assert [line.get_label() for line in left.get_lines()][:2] == [
+        "training loss",
+        "validation loss",
+    ]
+    assert left.get_lines()[-1].get_label() == "chance (2.303)"
+    assert [line.get_label() for line in right.get_lines()] == [
+        "training accuracy",
+        "validation accuracy",
+    ]
+    assert right.get_ylim() == (0, 1)
+    with pytest.raises(ValueError, match="panels must be one of"):
+        plots.plot_learning_curves(history, panels="yes")

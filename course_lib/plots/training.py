@@ -48,8 +48,24 @@ def _check_columns(frame: object, fn: str, name: str, columns: Sequence[str]) ->
         raise ValueError(f"{fn}: {name} has no column(s) {missing}; it has {list(have)}.")
 
 
+_CURVE_NAMES = {"loss": "training loss", "val_loss": "validation loss"}
+
+
+def _curve_name(key: str) -> str:
+    """A readable legend name for a Keras history key: "val_accuracy" -> "validation accuracy"."""
+    if key in _CURVE_NAMES:
+        return _CURVE_NAMES[key]
+    if key.startswith("val_"):
+        return "validation " + key[4:].replace("_", " ")
+    return "training " + key.replace("_", " ")
+
+
 def plot_learning_curves(
-    history: object, ylim: tuple[float, float] | None = (0, 3), title: str | None = None
+    history: object,
+    ylim: tuple[float, float] | None = (0, 3),
+    title: str | None = None,
+    panels: bool = False,
+    chance: float | None = None,
 ) -> plt.Figure:
     """Plot every metric of a Keras ``History`` against the epoch, as the notes do.
 
@@ -57,19 +73,53 @@ def plot_learning_curves(
 
     ``history`` is what ``fit`` returns (or its ``.history`` dictionary).
     Epochs are numbered from 1 on the x axis.
+
+    Parameters
+    ----------
+    history : keras.callbacks.History or dict
+        Per-epoch metrics.
+    ylim : (float, float) or None, default (0, 3)
+        Limits of the y axis (one panel only).
+    title : str, optional
+        Title of the figure.
+    panels : bool, default False
+        Two panels instead of one: the losses on the left, the other metrics
+        (accuracies) on the right from 0 to 1, with readable legend names
+        ("validation accuracy"). ``ylim`` is then ignored.
+    chance : float, optional
+        With ``panels``: a dashed line on the loss panel at this value (the
+        loss of uniform predictions, ``ln K`` for K classes).
     """
     import pandas as pd
 
+    fn = "plot_learning_curves"
     frame = pd.DataFrame(_logs(history))
     if frame.empty:
-        raise ValueError("plot_learning_curves: the history holds no epochs; train first.")
+        raise ValueError(f"{fn}: the history holds no epochs; train first.")
+    _checks.check_choice(panels, fn, "panels", (True, False))
     frame.index = range(1, len(frame) + 1)
-    ax = frame.plot(figsize=(8, 5), marker="o", markersize=3)
-    ax.grid(True)
-    ax.set(xlabel="epoch", title=title or "")
-    if ylim is not None:
-        ax.set_ylim(*ylim)
-    return ax.figure
+    if not panels:
+        ax = frame.plot(figsize=(8, 5), marker="o", markersize=3)
+        ax.grid(True)
+        ax.set(xlabel="epoch", title=title or "")
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        return ax.figure
+    losses = [c for c in frame.columns if c.endswith("loss")]
+    others = [c for c in frame.columns if c not in losses]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
+    for ax, columns, label in [(axes[0], losses, "loss"), (axes[1], others, "accuracy")]:
+        if columns:
+            frame[columns].rename(columns=_curve_name).plot(ax=ax, marker="o", markersize=3)
+        ax.set(xlabel="epoch", ylabel=label)
+        ax.grid(True)
+    if chance is not None:
+        chance = _checks.check_real(chance, fn, "chance", low=0)
+        axes[0].axhline(chance, color="gray", lw=0.8, ls="--", label=f"chance ({chance:.4g})")
+        axes[0].legend()
+    axes[1].set_ylim(0, 1)
+    fig.suptitle(title or "")
+    return fig
 
 
 def compare_learning_curves(
