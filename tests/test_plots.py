@@ -160,6 +160,30 @@ def test_show_misclassified_given_probabilities_says_argmax():
         plots.show_misclassified(split, probabilities)
 
 
+def test_accuracy_against_time_means_over_seeds_and_marks_single_runs():
+    minutes = np.array([[1.0, 2.0, 3.0], [1.2, 2.2, 3.2]])
+    accuracy = np.array([[0.5, 0.7, 0.80], [0.6, 0.8, 0.90]])
+    fig = plots.plot_accuracy_against_time(
+        {"recipe": (minutes, accuracy), "notes": ([2.0, 4.0], [0.1, 0.2])}, title="t"
+    )
+    whole, zoom = fig.axes
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "recipe (mean of 2 seeds ± std)",
+        "notes (one run)",
+    ]
+    mean_line = whole.get_lines()[0]
+    np.testing.assert_allclose(mean_line.get_xdata(), [1.1, 2.1, 3.1])
+    np.testing.assert_allclose(mean_line.get_ydata(), [0.55, 0.75, 0.85])
+    assert whole.get_ylim() == (0, 1)
+    np.testing.assert_allclose(zoom.get_ylim(), (0.15, 0.87))
+    with pytest.raises(ValueError, match=r"curves\['bad'\] has minutes of shape \(2,\)"):
+        plots.plot_accuracy_against_time({"bad": ([1, 2], [0.1, 0.2, 0.3])})
+    with pytest.raises(TypeError, match="curves must be a non-empty mapping"):
+        plots.plot_accuracy_against_time({})
+    with pytest.raises(TypeError, match=r"curves\['x'\] must be a pair"):
+        plots.plot_accuracy_against_time({"x": [1.0]})
+
+
 def test_plot_seed_spread_dots_and_mean_per_group_and_panel():
     runs = pd.DataFrame(
         {

@@ -26,6 +26,7 @@ from course_lib.plots.images import (
 from course_lib.plots.segmentation import SEG_CMAP, SEG_COLORS, show_segmentation
 from course_lib.plots.training import (
     compare_learning_curves,
+    plot_accuracy_against_time,
     plot_accuracy_vs_labels,
     plot_confusion_matrix,
     plot_hyperparameter_effects,
@@ -53,6 +54,7 @@ __all__ = [
     "plot_confusion_matrix",
     "show_misclassified",
     "plot_seed_spread",
+    "plot_accuracy_against_time",
     "plot_train_val_gap",
     "plot_tradeoffs",
     "plot_accuracy_vs_labels",

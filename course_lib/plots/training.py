@@ -23,6 +23,7 @@ __all__ = [
     "plot_confusion_matrix",
     "show_misclassified",
     "plot_seed_spread",
+    "plot_accuracy_against_time",
     "plot_train_val_gap",
     "plot_tradeoffs",
     "plot_accuracy_vs_labels",
@@ -254,6 +255,69 @@ def plot_seed_spread(
         ax.grid(True, which="both", alpha=0.4)
     axes[0][0].set_ylabel(ylabel or f"{y} (dots: seeds)")
     axes[0][0].legend()
+    return fig
+
+
+def plot_accuracy_against_time(
+    curves: Mapping[str, tuple[object, object]],
+    ylabel: str = "validation accuracy",
+    title: str | None = None,
+) -> plt.Figure:
+    """Accuracy after each epoch against the minutes trained so far, one line per recipe.
+
+    Defined in chapter "A CNN classifier".
+
+    ``curves`` maps a recipe's name to ``(minutes, accuracy)``, two arrays of
+    the same shape: ``(epochs,)`` for one run, or ``(seeds, epochs)`` for
+    several seeds. A point is the mean over seeds of both coordinates, with
+    an error bar of one standard deviation of the accuracy; the legend says
+    which recipes are one run. The left panel shows the whole range (0 to 1),
+    the right one zooms on the best final accuracies.
+    """
+    fn = "plot_accuracy_against_time"
+    if not isinstance(curves, Mapping) or not curves:
+        raise TypeError(
+            f"{fn}: curves must be a non-empty mapping name -> (minutes, accuracy); "
+            f"got {curves!r:.80}."
+        )
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5), layout="constrained")
+    finals = []
+    for i, (name, pair) in enumerate(curves.items()):
+        if not (isinstance(pair, Sequence) and len(pair) == 2):
+            raise TypeError(f"{fn}: curves[{name!r}] must be a pair (minutes, accuracy).")
+        minutes, accuracy = (np.atleast_2d(np.asarray(a, dtype=float)) for a in pair)
+        if minutes.shape != accuracy.shape or minutes.ndim != 2 or minutes.size == 0:
+            raise ValueError(
+                f"{fn}: curves[{name!r}] has minutes of shape {np.shape(pair[0])} and "
+                f"accuracy of shape {np.shape(pair[1])}; they must match, (epochs,) for "
+                "one run or (seeds, epochs)."
+            )
+        seeds = len(accuracy)
+        spread = accuracy.std(axis=0, ddof=1) if seeds > 1 else None
+        label = f"{name} (one run)" if seeds == 1 else f"{name} (mean of {seeds} seeds ± std)"
+        for ax in axes:
+            ax.errorbar(
+                minutes.mean(axis=0),
+                accuracy.mean(axis=0),
+                yerr=spread,
+                color=f"C{i}",
+                marker="os^Dv<>ph*"[i % 10],
+                capsize=3,
+                label=label,
+            )
+        finals.append(accuracy.mean(axis=0)[-1])
+    for ax in axes:
+        ax.set(xlabel="training minutes (validation included)", ylabel=ylabel)
+        ax.grid(True, alpha=0.4)
+    axes[0].set(ylim=(0, 1), title="the whole range")
+    low, high = min(finals), max(finals)
+    axes[1].set(
+        ylim=(max(0.0, low - 0.05), min(1.0, high + 0.02)), title="zoomed on the best accuracies"
+    )
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2)
+    if title:
+        fig.suptitle(title)
     return fig
 
 
