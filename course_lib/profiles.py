@@ -71,6 +71,13 @@ class Profile:
     final_epochs : int
         Epochs of the classifier chapter's final training and of its dense
         baseline (the learning rate decays to zero over them).
+    recipe_train_size : int
+        Training images of each run of the training-recipe chapter's
+        comparison (four recipes times ``compare_seeds`` seeds), a proxy for
+        the classifier chapter's final training on all of them.
+    recipe_epochs : int
+        Epochs of each of those runs (the learning rate decays to zero over
+        them, where the recipe decays it).
     fcn_compare_size : int
         Training canvases of each run of the fully convolutional networks
         chapter's design comparisons (three designs times ``compare_seeds``).
@@ -155,6 +162,8 @@ class Profile:
     stall_train_size: int
     stall_epochs: int
     final_epochs: int
+    recipe_train_size: int
+    recipe_epochs: int
     fcn_compare_size: int
     fcn_compare_epochs: int
     fcn_train_size: int
@@ -231,6 +240,8 @@ PROFILES: dict[str, Profile] = {
         stall_train_size=2_000,
         stall_epochs=3,
         final_epochs=6,
+        recipe_train_size=8_000,
+        recipe_epochs=6,
         fcn_compare_size=2_000,
         fcn_compare_epochs=4,
         fcn_train_size=8_000,
@@ -274,6 +285,8 @@ PROFILES: dict[str, Profile] = {
         stall_train_size=500,
         stall_epochs=3,
         final_epochs=1,
+        recipe_train_size=500,
+        recipe_epochs=2,
         fcn_compare_size=200,
         fcn_compare_epochs=1,
         fcn_train_size=1_000,

@@ -260,11 +260,13 @@ def _best_val_accuracy(model: keras.Model) -> float | None:
     return max(values) if values else None
 
 
-def evaluate(model: keras.Model, split: Split, batch_size: int = 256) -> dict[str, float]:
+def evaluate(
+    model: keras.Model, split: Split, batch_size: int = 256, flips: bool = False
+) -> dict[str, float]:
     """Return the model's compiled metrics on ``split`` as ``{name: value}``.
 
     Defined in chapter "Convolution"; the chance-level check in chapter
-    "A CNN classifier".
+    "A CNN classifier"; test-time flips in chapter "Training recipes, measured".
 
     Parameters
     ----------
@@ -273,12 +275,19 @@ def evaluate(model: keras.Model, split: Split, batch_size: int = 256) -> dict[st
     split : Split
         The data to score.
     batch_size : int, default 256
+    flips : bool, default False
+        Test-time augmentation: average the class probabilities the model
+        predicts for each image and for its mirror image (left and right
+        swapped), and score that average. Returns only ``loss`` (the
+        cross-entropy of the average) and ``accuracy``. It makes sense only
+        where mirroring keeps the label, as for garments (not for digits).
 
     Raises
     ------
     TypeError, ValueError
         For a split of the wrong image shape, labels that are not class
-        indices of the model's output, or NaN or infinite pixel values.
+        indices of the model's output, or NaN or infinite pixel values;
+        with ``flips``, for a model whose outputs are not probabilities.
 
     Warns
     -----
@@ -290,10 +299,39 @@ def evaluate(model: keras.Model, split: Split, batch_size: int = 256) -> dict[st
     _checks.check_split(split, "evaluate", "split", image_shape=tuple(model.input_shape[1:]))
     _check_labels(model, {"split": split}, "evaluate")
     _checks.check_finite(split, "evaluate", "split")
-    values = model.evaluate(split.x, split.y, batch_size=batch_size, verbose=0, return_dict=True)
-    result = {name: float(np.asarray(value)) for name, value in values.items()}
+    _checks.check_choice(flips, "evaluate", "flips", (True, False))
+    if flips:
+        result = _evaluate_with_flips(model, split, batch_size)
+    else:
+        values = model.evaluate(
+            split.x, split.y, batch_size=batch_size, verbose=0, return_dict=True
+        )
+        result = {name: float(np.asarray(value)) for name, value in values.items()}
     _warn_if_misaligned(result, split.name, _num_classes(model), _best_val_accuracy(model))
     return result
+
+
+def _evaluate_with_flips(model: keras.Model, split: Split, batch_size: int) -> dict[str, float]:
+    """Loss and accuracy of the class probabilities averaged over each image and its mirror."""
+    mirrored = split.x[:, :, ::-1, :]  # channels last: axis 2 is the width
+    probabilities = [
+        np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
+        for x in (split.x, mirrored)
+    ]
+    for p in probabilities:
+        if p.min() < 0 or not np.allclose(p.sum(axis=1), 1, atol=1e-3):
+            raise ValueError(
+                "evaluate: flips=True averages class probabilities, but this model's outputs "
+                "are not probabilities (they do not sum to 1 per image). End the model with a "
+                "softmax layer, or evaluate without flips."
+            )
+    mean = (probabilities[0] + probabilities[1]) / 2
+    labels = np.asarray(split.y).astype(int).reshape(-1)
+    picked = np.clip(mean[np.arange(len(labels)), labels], 1e-7, 1.0)
+    return {
+        "loss": float(-np.log(picked).mean()),
+        "accuracy": float(np.mean(mean.argmax(axis=1) == labels)),
+    }
 
 
 def _warn_if_misaligned(

@@ -48,6 +48,17 @@ def test_notes_cnn_variants():
     # BatchNormalization replaces the biases: 7 layers lose theirs, gain 4 per channel.
     channels = 2 * (32 + 64 + 128) + 128
     assert bn.count_params() == 265_290 - channels + 4 * channels
+    # After the activation, each layer keeps its activation and its bias; BN follows it.
+    after = models.notes_cnn(batch_norm=True, batch_norm_position="after")
+    names = [layer.__class__.__name__ for layer in after.layers]
+    assert "Activation" not in names and names.count("BatchNormalization") == 7
+    assert names[:2] == ["Conv2D", "BatchNormalization"]
+    assert after.layers[0].get_config()["activation"] == "relu" and after.layers[0].use_bias
+    assert after.count_params() == 265_290 + 4 * channels
+    assert (
+        models.NOTES_SPEC.replace(batch_norm=True, batch_norm_position="after").count_params()
+        == after.count_params()
+    )
 
 
 @pytest.mark.parametrize(
@@ -55,6 +66,7 @@ def test_notes_cnn_variants():
     [
         ({"conv": "depthwise"}, "conv must be one of"),
         ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\)"),
+        ({"batch_norm_position": "middle"}, "batch_norm_position must be one of"),
     ],
 )
 def test_notes_cnn_rejects_bad_options(kwargs, match):
@@ -80,6 +92,7 @@ specs = st.builds(
     conv=st.sampled_from(list(models.CONV_KINDS)),
     kernel_size=st.sampled_from([1, 3, 5]),
     batch_norm=st.booleans(),
+    batch_norm_position=st.sampled_from(models.BN_POSITIONS),
     block_dropout=st.sampled_from([0.0, 0.2]),
     head=st.sampled_from(models.HEADS),
     dense_units=st.sampled_from([8, 32]),

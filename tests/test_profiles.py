@@ -179,6 +179,19 @@ def test_classifier_chapter_fits_its_budget():
     assert fast.train_size * (fast.epochs + fast.final_epochs) <= 5_000
 
 
+def test_recipe_chapter_fits_its_budget():
+    # At the costs measured on 2 CPU cores for the final recipe (batch norm, batch 64):
+    # ~1.15 ms per training image and epoch, ~0.35 ms per validation image (5,000 of them
+    # each epoch), ~3 s to build and trace. Four recipes times the seeds: about 22 minutes,
+    # which keeps the chapter within 30 with its other cells (test-time flips, figures).
+    full, fast = PROFILES["full"], PROFILES["fast"]
+    runs = 4 * full.compare_seeds
+    ms = runs * (full.recipe_epochs * (1.15 * full.recipe_train_size + 0.35 * 5_000) + 3_000)
+    assert ms / 60_000 <= 24
+    assert full.recipe_train_size <= full.train_size and full.recipe_epochs >= 2
+    assert 4 * fast.compare_seeds * fast.recipe_train_size * fast.recipe_epochs <= 10_000
+
+
 def test_transfer_chapter_fits_its_budget():
     # Costs on 2 unloaded CPU cores, from the chapter's recorded run (a few-label run of
     # scratch, frozen and fine-tuned at 10 epochs of 1,000 images took 71 s) split by timings

@@ -141,6 +141,35 @@ def test_evaluate_warns_about_misaligned_labels(toy_run):
     assert result["accuracy"] <= 1.5 / 4
 
 
+def test_evaluate_with_flips_scores_the_mean_of_image_and_mirror(toy_run):
+    model = toy_run[0]
+    split = toy_split(128, seed=2, name="valid")
+    mirrored = Split(split.x[:, :, ::-1, :], split.y, "valid")
+    mean = (model.predict(split.x, verbose=0) + model.predict(mirrored.x, verbose=0)) / 2
+    result = train.evaluate(model, split, flips=True)
+    assert set(result) == {"loss", "accuracy"}
+    assert result["accuracy"] == pytest.approx(np.mean(mean.argmax(axis=1) == split.y))
+    expected_loss = -np.log(mean[np.arange(len(split.y)), split.y]).mean()
+    assert result["loss"] == pytest.approx(expected_loss, rel=1e-4)
+    # An image that is its own mirror gets the same score either way.
+    symmetric = Split((split.x + mirrored.x) / 2, split.y, "valid")
+    plain, flipped = train.evaluate(model, symmetric), train.evaluate(model, symmetric, flips=True)
+    assert flipped["accuracy"] == pytest.approx(plain["accuracy"])
+    assert flipped["loss"] == pytest.approx(plain["loss"], rel=1e-4)
+
+
+def test_evaluate_with_flips_needs_probabilities(toy_run):
+    split = toy_split(16, seed=2, name="valid")
+    logits = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(4)]
+    )
+    logits.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    with pytest.raises(ValueError, match="outputs are not probabilities.*softmax"):
+        train.evaluate(logits, split, flips=True)
+    with pytest.raises(ValueError, match="flips must be one of"):
+        train.evaluate(toy_run[0], split, flips="yes")
+
+
 def test_fit_requires_a_split():
     model = models.small_cnn()
     x = np.zeros((4, 28, 28, 1), np.float32)

@@ -30,6 +30,7 @@ from course_lib.models.backbones import (
     with_new_head,
 )
 from course_lib.models.cnn import (
+    BN_POSITIONS,
     CONV_KINDS,
     HEADS,
     NOTES_CNN_PARAMS,
@@ -52,6 +53,7 @@ __all__ = [
     "CNNSpec",
     "CONV_KINDS",
     "HEADS",
+    "BN_POSITIONS",
     "NOTES_SPEC",
     "NOTES_CNN_PARAMS",
     "notes_cnn",

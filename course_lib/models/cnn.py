@@ -22,13 +22,26 @@ from course_lib import _checks, ops
 from course_lib.data import NUM_CLASSES
 from course_lib.models.initializers import DEPTHWISE_HE_NORMAL, depthwise_he_normal
 
-__all__ = ["CONV_KINDS", "HEADS", "CNNSpec", "NOTES_SPEC", "NOTES_CNN_PARAMS", "notes_cnn"]
+__all__ = [
+    "CONV_KINDS",
+    "HEADS",
+    "BN_POSITIONS",
+    "CNNSpec",
+    "NOTES_SPEC",
+    "NOTES_CNN_PARAMS",
+    "notes_cnn",
+]
 
 CONV_KINDS = {"standard": ("conv", "conv"), "separable": ("sep", "sep"), "mixed": ("conv", "sep")}
 """The two convolutions of a block: "mixed" is the notes' Conv2D then SeparableConv2D."""
 
 HEADS = ("flatten", "gap")
 """``Flatten`` + a hidden ``Dense`` layer, or ``GlobalAveragePooling2D`` alone."""
+
+BN_POSITIONS = ("before", "after")
+"""Where batch normalization goes: before each hidden layer's activation (layer -> BN ->
+activation, the layer without bias, Ioffe and Szegedy's placement) or after it (layer with
+activation and bias -> BN)."""
 
 BN_MOMENTUM = 0.9
 """Momentum of every BatchNormalization layer (Keras' default is 0.99): the running
@@ -50,8 +63,12 @@ class CNNSpec:
     kernel_size : int
         Side of every convolution kernel.
     batch_norm : bool
-        BatchNormalization between each convolution (and the hidden Dense
-        layer) and its activation; those layers then have no bias.
+        BatchNormalization after each convolution (and the hidden Dense
+        layer), placed by ``batch_norm_position``.
+    batch_norm_position : {"before", "after"}
+        "before" the activation (layer -> BN -> activation; the layer then
+        has no bias, BN's shift replaces it) or "after" it (layer with its
+        activation and bias -> BN). See ``BN_POSITIONS``.
     block_dropout : float
         Dropout rate after each pooling (0: none).
     head : {"flatten", "gap"}
@@ -84,6 +101,7 @@ class CNNSpec:
     conv: str = "mixed"
     kernel_size: int = 3
     batch_norm: bool = False
+    batch_norm_position: str = "before"
     block_dropout: float = 0.0
     head: str = "flatten"
     dense_units: int = 128
@@ -106,6 +124,7 @@ class CNNSpec:
         _checks.check_choice(self.conv, fn, "conv", tuple(CONV_KINDS))
         _checks.check_int(self.kernel_size, fn, "kernel_size", low=1)
         _checks.check_choice(self.batch_norm, fn, "batch_norm", (True, False))
+        _checks.check_choice(self.batch_norm_position, fn, "batch_norm_position", BN_POSITIONS)
         _checks.check_real(self.block_dropout, fn, "block_dropout", low=0, high=1, high_open=True)
         _checks.check_choice(self.head, fn, "head", HEADS)
         _checks.check_int(self.dense_units, fn, "dense_units", low=1)
@@ -153,19 +172,24 @@ class CNNSpec:
         rows.append(("output", channels, self.num_classes, 1, 1))
         return rows
 
+    @property
+    def _norm_before_activation(self) -> bool:
+        return self.batch_norm and self.batch_norm_position == "before"
+
     def count_params(self) -> int:
         """Parameters of the built model (trainable and not), computed without building it.
 
         Defined in chapter "A CNN classifier".
 
         Each convolution or hidden Dense layer has its weights (``ops``
-        formulas) plus either one bias per output channel or, with batch
-        normalization, four BatchNormalization values per channel.
+        formulas), one bias per output channel unless batch normalization
+        comes before its activation, and with batch normalization four
+        BatchNormalization values per channel.
         """
         k, total = self.kernel_size, 0
         for kind, c_in, c_out, _, _ in self._layers():
             hidden = kind != "output"
-            bias = not (self.batch_norm and hidden)
+            bias = not (self._norm_before_activation and hidden)
             if kind == "conv":
                 total += ops.conv2d_params(k, k, c_in, c_out, bias=bias)
             elif kind == "sep":
@@ -227,15 +251,18 @@ class CNNSpec:
 
         model = keras.Sequential(name=name or f"cnn_{self.conv}")
         model.add(keras.Input(shape=self.input_shape))
-        inner = None if self.batch_norm else self.activation
-        use_bias = not self.batch_norm
+        before = self._norm_before_activation
+        inner = None if before else self.activation
+        use_bias = not before
 
         def add(layer: keras.layers.Layer) -> None:
             # Without batch normalization the activation sits inside each layer,
-            # as in the notes; with it, the order is layer -> BN -> activation.
+            # as in the notes; with it before the activation, the order is
+            # layer -> BN -> activation; after it, layer (with activation) -> BN.
             model.add(layer)
             if self.batch_norm:
                 model.add(layers.BatchNormalization(momentum=BN_MOMENTUM))
+            if before:
                 model.add(layers.Activation(self.activation))
 
         k = self.kernel_size
@@ -289,6 +316,7 @@ def notes_cnn(
     conv: str = "mixed",
     activation: str = "relu",
     batch_norm: bool = False,
+    batch_norm_position: str = "before",
     dropout: float = 0.0,
     block_dropout: float = 0.0,
     kernel_initializer: str = "glorot_uniform",
@@ -313,6 +341,7 @@ def notes_cnn(
         conv=conv,
         activation=activation,
         batch_norm=batch_norm,
+        batch_norm_position=batch_norm_position,
         dropout=dropout,
         block_dropout=block_dropout,
         initializer=kernel_initializer,
