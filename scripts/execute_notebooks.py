@@ -115,8 +115,23 @@ def drop_startup_noise(nb: nbformat.NotebookNode) -> int:
     return dropped
 
 
+def remove_interrupted_runs(runs: Path) -> list[Path]:
+    """Delete the backups of interrupted trainings under ``runs`` (a profile's run folders).
+
+    ``train.fit`` resumes a run from its ``backup/`` folder, which only an interrupted run
+    leaves behind. A recorded execution must train from scratch, so its outputs and time are
+    those of the stored code: resuming would record the few epochs that were left.
+    """
+    backups = sorted(p for p in runs.glob("*/backup") if p.is_dir()) if runs.is_dir() else []
+    for backup in backups:
+        shutil.rmtree(backup)
+    return backups
+
+
 def execute(path: Path, profile: str) -> dict[str, object]:
     """Execute one notebook in its own folder, write it back with its record, return it."""
+    for backup in remove_interrupted_runs(path.parent / "_runs" / profile):
+        print(f"  removed an interrupted run's backup {backup}: training starts afresh", flush=True)
     nb = nbformat.read(path, as_version=4)
     run: dict[str, object] = {
         "code_sha256": code_sha256(nb),

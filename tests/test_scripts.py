@@ -433,6 +433,18 @@ def test_load_times_refuses_the_old_schema(tmp_path):
     assert execute_notebooks.load_times(tmp_path / "none.json") == {"notebooks": {}, "versions": {}}
 
 
+def test_an_interrupted_runs_backup_is_removed_before_a_recorded_execution(tmp_path):
+    runs = tmp_path / "_runs" / "full"
+    (runs / "cnn" / "backup").mkdir(parents=True)
+    (runs / "cnn" / "backup" / "latest.weights.h5").write_bytes(b"x")
+    (runs / "cnn" / "best.keras").write_bytes(b"kept")
+    (runs / "mlp").mkdir()
+    assert execute_notebooks.remove_interrupted_runs(runs) == [runs / "cnn" / "backup"]
+    assert not (runs / "cnn" / "backup").exists() and (runs / "cnn" / "best.keras").exists()
+    assert execute_notebooks.remove_interrupted_runs(runs) == []
+    assert execute_notebooks.remove_interrupted_runs(tmp_path / "none") == []
+
+
 def test_execute_stores_outputs_with_where_they_come_from(tmp_path, monkeypatch):
     book = tmp_path.resolve() / "book"
     book.mkdir()
