@@ -11,9 +11,10 @@ from fractions import Fraction
 import keras
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from course_lib import ops
 from course_lib.ops import (
     classic_kernels,
     conv2d,
@@ -893,3 +894,58 @@ def test_numpy_integers_are_sizes_and_counts_are_python_ints():
     assert type(dense_params(np.int64(784), np.int64(10))) is int
     assert output_size(np.int64(5), 3) == 3 and same_padding(np.int8(5), 3) == (1, 1)
     np.testing.assert_array_equal(conv2d(IMAGE, X_KERNEL, stride=np.int64(2)), [[35, 45], [85, 95]])
+
+
+# --- transposed convolution and the matrix of a convolution ---------------------------------
+
+
+def keras_conv_transpose(x: np.ndarray, kernel: np.ndarray, stride: int) -> np.ndarray:
+    layer = keras.layers.Conv2DTranspose(1, kernel.shape, strides=stride, use_bias=False)
+    layer.build((None, *x.shape, 1))
+    layer.set_weights([kernel[:, :, None, None].astype("float32")])
+    return np.asarray(layer(x[None, :, :, None].astype("float32")))[0, :, :, 0]
+
+
+def test_conv_transpose2d_worked_example_stamps_and_overlaps():
+    x = np.array([[1, 2], [3, 4]])
+    tiled = ops.conv_transpose2d(x, np.array([[1, 0], [2, 1]]), stride=2)
+    assert tiled.tolist() == [[1, 0, 2, 0], [2, 1, 4, 2], [3, 0, 4, 0], [6, 3, 8, 4]]
+    overlapping = ops.conv_transpose2d(x, np.ones((3, 3), int), stride=2)
+    assert overlapping.shape == (5, 5) and overlapping[2, 2] == 1 + 2 + 3 + 4
+
+
+@settings(max_examples=30, deadline=None)  # each example builds a Keras layer
+@given(
+    h=st.integers(1, 4),
+    w=st.integers(1, 4),
+    k=st.integers(1, 4),
+    stride=st.integers(1, 3),
+    seed=st.integers(0, 10),
+)
+def test_conv_transpose2d_matches_keras_and_is_the_transposed_matrix(h, w, k, stride, seed):
+    assume(k >= stride)  # a smaller kernel: Keras appends stride - k zero rows and columns
+    rng = np.random.default_rng(seed)
+    x, kernel = rng.integers(-3, 4, (h, w)), rng.integers(-3, 4, (k, k))
+    ours = ops.conv_transpose2d(x, kernel, stride)
+    assert ours.shape == ((h - 1) * stride + k, (w - 1) * stride + k)
+    np.testing.assert_allclose(ours, keras_conv_transpose(x, kernel, stride), atol=1e-4)
+    n = ours.shape[0]
+    if h == w and ops.output_size(n, k, stride) == h:  # C maps n x n images to h x h outputs
+        matrix = ops.conv2d_matrix(kernel, n, stride)
+        np.testing.assert_array_equal(matrix.T @ x.ravel(), ours.ravel())
+
+
+def test_conv2d_matrix_computes_conv2d():
+    kernel, image = np.array([[1, 0], [2, 1]]), np.arange(16).reshape(4, 4)
+    matrix = ops.conv2d_matrix(kernel, n=4, stride=2)
+    assert matrix.shape == (4, 16)
+    np.testing.assert_array_equal(matrix @ image.ravel(), conv2d(image, kernel, 2).ravel())
+
+
+def test_transposed_convolution_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"conv_transpose2d: x and kernel must both be 2-D"):
+        ops.conv_transpose2d(np.ones((2, 2, 1)), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="conv_transpose2d: stride must be"):
+        ops.conv_transpose2d(np.ones((2, 2)), np.ones((2, 2)), stride=0)
+    with pytest.raises(ValueError, match=r"does not fit an image of side n=2; use n >= 3"):
+        ops.conv2d_matrix(np.ones((3, 3)), n=2)

@@ -24,6 +24,8 @@ receptive fields in ``course_lib.ops.costs``; the classic kernels and
 
 from course_lib.ops.convolution import (
     conv2d,
+    conv2d_matrix,
+    conv_transpose2d,
     convolve2d,
     depthwise_conv2d,
     flip_kernel,
@@ -55,6 +57,8 @@ __all__ = [
     "convolve2d",
     "depthwise_conv2d",
     "separable_conv2d",
+    "conv_transpose2d",
+    "conv2d_matrix",
     "pool2d",
     "dense_params",
     "local_params",

@@ -1,7 +1,8 @@
-"""Convolution in NumPy: output sizes, padding, conv2d, depthwise and separable.
+"""Convolution in NumPy: output sizes, padding, conv2d, depthwise, separable and transposed.
 
 Defined in chapter "Convolution"; the depthwise and separable convolutions in
-chapter "Depthwise separable convolution".
+chapter "Depthwise separable convolution"; the transposed convolution and the
+matrix of a convolution in chapter "Fully convolutional networks".
 
 Written to be read, not to be fast: the loops run over the output positions
 and only the product of one window with the kernel is vectorized. Results match
@@ -32,6 +33,8 @@ __all__ = [
     "convolve2d",
     "depthwise_conv2d",
     "separable_conv2d",
+    "conv_transpose2d",
+    "conv2d_matrix",
 ]
 
 
@@ -259,6 +262,90 @@ def separable_conv2d(
 # ---------------------------------------------------------------------------
 # Input checks (private)
 # ---------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------
+# Transposed convolution and the matrix of a convolution
+# ---------------------------------------------------------------------------
+
+
+def conv_transpose2d(x: np.ndarray, kernel: np.ndarray, stride: int = 1) -> np.ndarray:
+    """Transposed convolution of one channel, no padding: every pixel stamps a scaled kernel.
+
+    Defined in chapter "Fully convolutional networks".
+
+    Input pixel ``(i, j)`` adds ``x[i, j] * kernel`` into the output at
+    ``(i * stride, j * stride)``; where stamps overlap, they add. The output
+    has ``(H - 1) * stride + kh`` rows and ``(W - 1) * stride + kw`` columns.
+    Matches Keras' ``Conv2DTranspose(1, (kh, kw), strides=stride,
+    use_bias=False)`` with ``kernel`` as its weights when the kernel is at
+    least as large as the stride (for a smaller kernel Keras appends
+    ``stride - k`` rows or columns of zeros).
+
+    Parameters
+    ----------
+    x : ``(H, W)`` image.
+    kernel : ``(kh, kw)`` kernel.
+    stride : distance between the stamps of neighbouring pixels.
+
+    >>> conv_transpose2d(np.array([[1, 2]]), np.ones((1, 2), int), stride=2)
+    array([[1, 1, 2, 2]])
+    """
+    x, kernel = np.asarray(x), np.asarray(kernel)
+    _check_plain_2d(x, kernel, stride, "conv_transpose2d")
+    (h, w), (kh, kw) = x.shape, kernel.shape
+    dtype = _sum_dtype(x, kernel)
+    out = np.zeros(((h - 1) * stride + kh, (w - 1) * stride + kw), dtype=dtype)
+    for i in range(h):
+        for j in range(w):
+            out[i * stride : i * stride + kh, j * stride : j * stride + kw] += x[i, j] * kernel
+    return out
+
+
+def conv2d_matrix(kernel: np.ndarray, n: int, stride: int = 1) -> np.ndarray:
+    """The matrix ``C`` of a no-padding convolution on an ``n x n`` image: ``conv2d(x) == C @ x``.
+
+    Defined in chapter "Fully convolutional networks".
+
+    Each row holds the kernel at one window position, zeros elsewhere, laid
+    out like the flattened image (``x.ravel()``), so ``C @ x.ravel()`` equals
+    ``conv2d(x, kernel, stride).ravel()``. Its transpose ``C.T`` maps the
+    output's shape back to the input's: it is :func:`conv_transpose2d`.
+
+    Parameters
+    ----------
+    kernel : ``(kh, kw)`` kernel.
+    n : side of the square input image.
+    stride : step of the window in both directions.
+    """
+    kernel = np.asarray(kernel)
+    n = _checks.check_int(n, "conv2d_matrix", "n", low=1)
+    _check_plain_2d(np.zeros((n, n)), kernel, stride, "conv2d_matrix")
+    kh, kw = kernel.shape
+    if kh > n or kw > n:
+        raise ValueError(
+            f"conv2d_matrix: a kernel of shape {kernel.shape} does not fit an image of side "
+            f"n={n}; use n >= {max(kh, kw)}."
+        )
+    rows = []
+    for i in range(output_size(n, kh, stride)):
+        for j in range(output_size(n, kw, stride)):
+            window = np.zeros((n, n), dtype=np.result_type(kernel, np.float64))
+            window[i * stride : i * stride + kh, j * stride : j * stride + kw] = kernel
+            rows.append(window.ravel())
+    return np.array(rows)
+
+
+def _check_plain_2d(x: np.ndarray, kernel: np.ndarray, stride: object, fn: str) -> None:
+    """One channel: a 2-D image and a 2-D kernel, both non-empty, and an integer stride >= 1."""
+    if x.ndim != 2 or kernel.ndim != 2:
+        raise ValueError(
+            f"{fn}: x and kernel must both be 2-D, one channel (H, W) and (kh, kw); got shapes "
+            f"{x.shape} and {kernel.shape}."
+        )
+    _check_not_empty(x, fn, "x")
+    _check_not_empty(kernel, fn, "kernel")
+    _checks.check_int(stride, fn, "stride", low=1)
 
 
 def _sum_dtype(x: np.ndarray, kernel: np.ndarray) -> np.dtype:
