@@ -37,7 +37,7 @@ from scipy import stats
 
 from course_lib import _checks
 
-__all__ = ["run", "summarize", "Difference", "paired_difference", "verdict"]
+__all__ = ["run", "summarize", "Difference", "paired_difference", "verdict", "gap_reading"]
 
 _RESERVED = ("condition", "seed", "wall_time_s")
 
@@ -396,3 +396,35 @@ def verdict(
         mean, low, high = -mean, -high, -low
     unit = f" {unit}" if unit else ""
     return f"{word} by {mean:.{digits}f}{unit} ({level} {low:.{digits}f} to {high:.{digits}f})"
+
+
+def gap_reading(difference: Difference, gap_without: float, gap_with: float) -> str:
+    """What a change of the train-validation gap means, given the verdict on validation accuracy.
+
+    Defined in chapter "Data augmentation".
+
+    A regularizer (augmentation, dropout) is meant to shrink the gap between
+    training and validation accuracy, but a smaller gap is good news only when
+    the validation accuracy did not fall: with lower validation accuracy it is
+    underfitting. ``difference`` is the paired difference of validation
+    accuracy, with the regularizer against without (``paired_difference``);
+    ``gap_without`` and ``gap_with`` are the two mean gaps.
+
+    >>> d = Difference("accuracy", "without", "with", (0, 1), 0.02, 0.01, 0.01, 0.03, 0.95)
+    >>> gap_reading(d, gap_without=0.16, gap_with=0.07)
+    'less overfitting: a smaller gap, with higher validation accuracy'
+    """
+    if not isinstance(difference, Difference):
+        raise TypeError(
+            "gap_reading: difference must be a Difference from paired_difference; "
+            f"got {type(difference).__name__}."
+        )
+    gap_without = _checks.check_real(gap_without, "gap_reading", "gap_without")
+    gap_with = _checks.check_real(gap_with, "gap_reading", "gap_with")
+    if gap_with >= gap_without:
+        return "no smaller gap"
+    if difference.ci_high < 0:
+        return "underfitting: a smaller gap, with lower validation accuracy"
+    if difference.ci_low > 0:
+        return "less overfitting: a smaller gap, with higher validation accuracy"
+    return "a smaller gap, with no detectable change of validation accuracy"

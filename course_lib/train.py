@@ -24,6 +24,8 @@ __all__ = [
     "StalledTrainingWarning",
     "MisalignedLabelsWarning",
     "compile_classifier",
+    "steps_per_epoch",
+    "epochs_for_steps",
     "fit",
     "evaluate",
 ]
@@ -159,6 +161,32 @@ def compile_classifier(
 # --------------------------------------------------------------------------
 # fit and evaluate
 # --------------------------------------------------------------------------
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Optimizer steps (mini-batches) in one epoch over ``n`` examples: ``ceil(n / batch_size)``.
+
+    Defined in chapter "Data augmentation".
+
+    >>> steps_per_epoch(1_000, 64)
+    16
+    """
+    n = _checks.check_int(n, "steps_per_epoch", "n", low=1)
+    batch_size = _checks.check_int(batch_size, "steps_per_epoch", "batch_size", low=1)
+    return -(-n // batch_size)
+
+
+def epochs_for_steps(n: int, steps: int, batch_size: int) -> int:
+    """The whole number of epochs over ``n`` examples closest to ``steps`` steps (at least 1).
+
+    Defined in chapter "Data augmentation", which gives every training-set size
+    the same budget of optimizer steps.
+
+    >>> epochs_for_steps(1_000, steps=400, batch_size=64)  # 16 steps an epoch: 25 epochs
+    25
+    """
+    steps = _checks.check_int(steps, "epochs_for_steps", "steps", low=1)
+    return max(1, round(steps / steps_per_epoch(n, batch_size)))
 
 
 def fit(

@@ -307,3 +307,19 @@ def test_the_public_names():
         "paired_difference",
         "verdict",
     }
+
+
+def test_gap_reading_follows_the_verdict_on_validation_accuracy():
+    def diff(low: float, high: float) -> Difference:
+        return Difference(
+            "accuracy", "without", "with", (0, 1), (low + high) / 2, 0.01, low, high, 0.95
+        )
+
+    assert experiments.gap_reading(diff(0.01, 0.03), 0.16, 0.07).startswith("less overfitting")
+    assert experiments.gap_reading(diff(-0.03, -0.01), 0.16, 0.07).startswith("underfitting")
+    assert experiments.gap_reading(diff(-0.01, 0.01), 0.16, 0.07) == (
+        "a smaller gap, with no detectable change of validation accuracy"
+    )
+    assert experiments.gap_reading(diff(0.01, 0.03), 0.05, 0.07) == "no smaller gap"
+    with pytest.raises(TypeError, match="difference must be a Difference"):
+        experiments.gap_reading(0.02, 0.16, 0.07)

@@ -394,3 +394,14 @@ def test_fit_accepts_the_metric_names_the_model_was_compiled_with():
     assert set(history.history) == {"loss", "val_loss"}
     with pytest.raises(ValueError, match=r"\('loss', 'val_loss'\); got 'val_accuracy'"):
         train.fit(plain, toy_split(16), valid, epochs=1, verbose=0, patience=1)
+
+
+def test_steps_per_epoch_and_epochs_for_a_budget_of_steps():
+    assert train.steps_per_epoch(1_000, 64) == 16 and train.steps_per_epoch(64, 64) == 1
+    assert train.epochs_for_steps(1_000, 400, 64) == 25
+    assert train.epochs_for_steps(5_000, 400, 64) == 5  # 79 steps an epoch: 5.06 epochs
+    assert train.epochs_for_steps(5_000, 10, 64) == 1  # never fewer than one epoch
+    with pytest.raises(ValueError, match="steps_per_epoch: batch_size must be"):
+        train.steps_per_epoch(10, 0)
+    with pytest.raises(ValueError, match="epochs_for_steps: steps must be"):
+        train.epochs_for_steps(10, 0, 64)
