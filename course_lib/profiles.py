@@ -102,9 +102,6 @@ class Profile:
         Labelled target-task examples of the transfer-learning experiment.
     transfer_seeds : int
         Seeds of the transfer-learning experiment (at least 5 in the full profile).
-    transfer_test_size : int
-        Target-task test images every model of that experiment is scored on
-        (balanced over the target classes, drawn once).
     pretrain_size : int
         Source-task images the transfer chapter pretrains its backbone on.
     pretrain_epochs : int
@@ -177,7 +174,6 @@ class Profile:
     augment_steps: tuple[int, ...]
     transfer_label_counts: tuple[int, ...]
     transfer_seeds: int
-    transfer_test_size: int
     pretrain_size: int
     pretrain_epochs: int
     transfer_epochs: int
@@ -256,7 +252,6 @@ PROFILES: dict[str, Profile] = {
         augment_steps=(400, 1_600),
         transfer_label_counts=(20, 100, 1_000),
         transfer_seeds=5,
-        transfer_test_size=1_000,
         pretrain_size=20_000,
         pretrain_epochs=3,
         transfer_epochs=10,
@@ -302,7 +297,6 @@ PROFILES: dict[str, Profile] = {
         augment_steps=(8, 16),
         transfer_label_counts=(20, 100),
         transfer_seeds=2,
-        transfer_test_size=1_000,
         pretrain_size=1_000,
         pretrain_epochs=1,
         transfer_epochs=1,
