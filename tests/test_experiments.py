@@ -306,6 +306,7 @@ def test_the_public_names():
         "Difference",
         "paired_difference",
         "verdict",
+        "gap_reading",
     }
 
 
